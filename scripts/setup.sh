@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything tsshim needs on a Debian machine (run as root):
+# containerd and the reference runtimes (runc, crun) from Debian, busybox-static
+# for test images, the npm dependencies, the native core, the TypeScript build,
+# and the shim binary on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(containerd runc crun busybox-static iproute2 kmod)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run build
