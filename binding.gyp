@@ -2,22 +2,9 @@
   "targets": [
     {
       "target_name": "tsshim_native",
-      "sources": [
-        "native/addon.c",
-        "native/error.c"
-      ],
-      "cflags": [
-        "-std=gnu11",
-        "-Wall",
-        "-Wextra",
-        "-Werror=implicit-function-declaration",
-        "-O2",
-        "-fno-strict-aliasing"
-      ],
-      "defines": [
-        "_GNU_SOURCE",
-        "NAPI_VERSION=8"
-      ]
+      "sources": ["<!@(ls -1 native/*.c)"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-O2", "-fno-strict-aliasing", "-fvisibility=hidden"],
+      "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"]
     }
   ]
 }

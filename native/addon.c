@@ -1,8 +1,28 @@
-/* Node-API glue for the tsshim native core. The container code never touches napi_*. */
+/* Node-API entry point of the tsshim native core.
+ *
+ * Each concern has its own glue file (napi_<area>.c) that exports one
+ * tsshim_napi_<area>_init. They are declared weak so the addon builds while a
+ * concern is still being written; the container code itself never touches napi_*.
+ */
 #include <node_api.h>
+#include <stddef.h>
+
+typedef napi_status (*tsshim_napi_init_fn)(napi_env env, napi_value exports);
+
+/* Plain processes, pidfds, the subreaper, peer credentials (napi_proc.c). */
+__attribute__((weak)) napi_status tsshim_napi_proc_init(napi_env env, napi_value exports);
+/* Container create/start/exec, namespaces, identity, PTY (napi_container.c). */
+__attribute__((weak)) napi_status tsshim_napi_container_init(napi_env env, napi_value exports);
 
 static napi_value tsshim_addon_init(napi_env env, napi_value exports) {
-  (void)env;
+  const tsshim_napi_init_fn inits[] = {tsshim_napi_proc_init, tsshim_napi_container_init};
+  for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++) {
+    if (inits[i] == NULL) continue;
+    if (inits[i](env, exports) != napi_ok) {
+      napi_throw_error(env, "ERR_TSSHIM_NATIVE_INIT", "tsshim native core failed to initialise");
+      return NULL;
+    }
+  }
   return exports;
 }
 
