@@ -13,9 +13,14 @@ typedef napi_status (*tsshim_napi_init_fn)(napi_env env, napi_value exports);
 __attribute__((weak)) napi_status tsshim_napi_proc_init(napi_env env, napi_value exports);
 /* Container create/start/exec, namespaces, identity, PTY (napi_container.c). */
 __attribute__((weak)) napi_status tsshim_napi_container_init(napi_env env, napi_value exports);
+/* Rootfs plans: mounts, /dev, pivot_root, masked/readonly paths (napi_rootfs.c). */
+__attribute__((weak)) napi_status tsshim_napi_rootfs_init(napi_env env, napi_value exports);
+/* Seccomp program installation and its self-check (napi_seccomp.c). */
+__attribute__((weak)) napi_status tsshim_napi_seccomp_init(napi_env env, napi_value exports);
 
 static napi_value tsshim_addon_init(napi_env env, napi_value exports) {
-  const tsshim_napi_init_fn inits[] = {tsshim_napi_proc_init, tsshim_napi_container_init};
+  const tsshim_napi_init_fn inits[] = {tsshim_napi_proc_init, tsshim_napi_container_init,
+                                      tsshim_napi_rootfs_init, tsshim_napi_seccomp_init};
   for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++) {
     if (inits[i] == NULL) continue;
     if (inits[i](env, exports) != napi_ok) {
