@@ -1,0 +1,158 @@
+// The `start` verb: on every container's critical path, so it does almost
+// nothing — derive the socket, reuse the group's running shim or spawn a
+// detached daemon that inherits the listening socket as fd 3, record the
+// address in the bundle, print it, exit.
+import { spawn } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { connect, createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { DEFAULT_SOCKET_DIR, groupingId, socketAddress, socketPath } from "./address.js";
+import type { ShimArgs } from "./args.js";
+import { daemonEnvironment } from "./environment.js";
+
+export interface StartResult {
+  readonly address: string;
+  /** false when an existing shim of the same group took the container. */
+  readonly spawned: boolean;
+  readonly pid?: number;
+}
+
+/** Reads the annotations that decide grouping; the spec is validated later by the daemon. */
+function readAnnotations(bundle: string): Record<string, string> | undefined {
+  try {
+    const spec: unknown = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
+    if (typeof spec === "object" && spec !== null && "annotations" in spec) {
+      const a = (spec as { annotations?: unknown }).annotations;
+      if (typeof a === "object" && a !== null) return a as Record<string, string>;
+    }
+  } catch {
+    // A missing or broken config.json is reported by Create with the field named.
+  }
+  return undefined;
+}
+
+function listen(path: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen({ path, backlog: 128 }, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ path });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+/** The listening fd of a net.Server; libuv keeps it on the handle. */
+function serverFd(server: Server): number {
+  const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
+  if (typeof handle?.fd !== "number" || handle.fd < 0)
+    throw new Error("listening socket has no file descriptor");
+  return handle.fd;
+}
+
+/** Writes a file atomically the way containerd's shims do (temp + rename). */
+export function writeAtomic(path: string, content: string): void {
+  const dir = join(path, "..");
+  const tmp = join(dir, `.${path.slice(dir.length + 1)}`);
+  const fd = openSync(tmp, "w", 0o644);
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+function adjustOomScore(pid: number): void {
+  try {
+    const parent = Number.parseInt(readFileSync(`/proc/${process.ppid}/oom_score_adj`, "utf8"), 10);
+    const score = Math.min(1000, (Number.isFinite(parent) ? parent : 0) + 1);
+    writeAtomicProc(`/proc/${pid}/oom_score_adj`, String(score));
+  } catch {
+    // Best effort, as containerd's shims: a shim with the default score still works.
+  }
+}
+
+function writeAtomicProc(path: string, value: string): void {
+  const fd = openSync(path, "w");
+  try {
+    writeSync(fd, value);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface StartOptions {
+  readonly daemonEntry: string;
+  readonly socketDir?: string;
+}
+
+export async function startShim(args: ShimArgs, bundle: string, opts: StartOptions): Promise<StartResult> {
+  if (args.id === "") throw new Error("start: -id is required");
+  if (args.namespace === "") throw new Error("start: -namespace is required");
+  const group = groupingId(args.id, readAnnotations(bundle));
+  const dir = opts.socketDir ?? process.env["TSSHIM_SOCKET_DIR"] ?? DEFAULT_SOCKET_DIR;
+  const path = socketPath(dir, args.address, args.namespace, group);
+  const address = socketAddress(path);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+
+  let server: Server | undefined;
+  for (let attempt = 0; server === undefined; attempt++) {
+    try {
+      server = await listen(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt > 0) throw err;
+      // A shim of this group already runs: it takes the new container too.
+      if (await canConnect(path)) {
+        writeAtomic(join(bundle, "address"), address);
+        return { address, spawned: false };
+      }
+      unlinkSync(path); // stale socket of a dead shim
+    }
+  }
+  try {
+    chmodSync(path, 0o600);
+    const fd = serverFd(server);
+    const flags = ["-namespace", args.namespace, "-id", args.id, "-address", args.address];
+    if (args.publishBinary !== "") flags.push("-publish-binary", args.publishBinary);
+    if (args.debug) flags.push("-debug");
+    const child = spawn(process.execPath, [...process.execArgv, opts.daemonEntry, ...flags], {
+      cwd: bundle,
+      detached: true,
+      stdio: ["ignore", "ignore", "ignore", fd],
+      env: daemonEnvironment(process.env, { TSSHIM_SOCKET_PATH: path }),
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("start: failed to spawn the shim daemon");
+    child.unref();
+    writeAtomic(join(bundle, "shim.pid"), String(pid));
+    writeAtomic(join(bundle, "address"), address);
+    adjustOomScore(pid);
+    return { address, spawned: true, pid };
+  } catch (err) {
+    server.close(); // also unlinks the socket
+    throw err;
+  }
+  // On success the server is never closed here: Node would unlink the socket
+  // the daemon now serves. The verb's process exits right after printing.
+}
