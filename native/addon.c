@@ -17,10 +17,13 @@ __attribute__((weak)) napi_status tsshim_napi_container_init(napi_env env, napi_
 __attribute__((weak)) napi_status tsshim_napi_rootfs_init(napi_env env, napi_value exports);
 /* Seccomp program installation and its self-check (napi_seccomp.c). */
 __attribute__((weak)) napi_status tsshim_napi_seccomp_init(napi_env env, napi_value exports);
+/* The shim's host-side helpers: rootfs mounts, pipes (napi_host.c). */
+__attribute__((weak)) napi_status tsshim_napi_host_init(napi_env env, napi_value exports);
 
 static napi_value tsshim_addon_init(napi_env env, napi_value exports) {
   const tsshim_napi_init_fn inits[] = {tsshim_napi_proc_init, tsshim_napi_container_init,
-                                      tsshim_napi_rootfs_init, tsshim_napi_seccomp_init};
+                                      tsshim_napi_rootfs_init, tsshim_napi_seccomp_init,
+                                      tsshim_napi_host_init};
   for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++) {
     if (inits[i] == NULL) continue;
     if (inits[i](env, exports) != napi_ok) {
