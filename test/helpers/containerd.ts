@@ -1,0 +1,657 @@
+// Starts a private containerd (Debian's 1.6 /usr/bin/containerd) for one test
+// file: its own root, state, sockets, config and log under one temp dir, a
+// clean environment (PATH with <repo>/bin first, HOME; nothing else), and a
+// per-instance namespace. Everything it creates is removed by stop().
+//
+// Paths redirected into the temp dir (containerd 1.6 defaults in brackets):
+//   root [/var/lib/containerd], state [/run/containerd], grpc address
+//   [/run/containerd/containerd.sock], ttrpc address [grpc + ".ttrpc"], temp
+//   mounts [<root>/tmpmounts], TMPDIR of containerd and its shims via `temp`
+//   [/tmp], the opt plugin [/opt/containerd], runc/crun state via the runc
+//   shim's Root option [/run/containerd/runc] (CRI config, and --runc-root
+//   that ctr() adds to `ctr run`), ctr's FIFOs via --fifo-dir that ctr() adds
+//   to `run`, `task start` and `task exec` [/run/containerd/fifo].
+// Not redirectable: containerd-shim-runc-v2 puts its ttrpc socket at
+//   /run/containerd/s/<sha256(address/ns/id)> (hard-coded in the shim). The
+//   name is unique to this containerd's address; the shim removes it when it
+//   exits, and stop() removes the ones left by shims it had to kill.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { constants } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { prepareHostCgroups } from "./host-cgroups.js";
+import { cgroupHierarchies, listPids, mountsUnder, processCmdline, processCwd, sleep } from "./proc.js";
+
+export type RuntimeName = "runc" | "crun" | "tsshim";
+
+/** containerd runtime types (what `ctr run --runtime` and CRI's runtime_type take). */
+export const RUNTIME_TYPES: Record<RuntimeName, string> = {
+  runc: "io.containerd.runc.v2",
+  crun: "io.containerd.runc.v2",
+  tsshim: "io.containerd.tsshim.v2",
+};
+
+export const CONTAINERD_BIN = "/usr/bin/containerd";
+export const CTR_BIN = "/usr/bin/ctr";
+export const CRUN_BIN = "/usr/bin/crun";
+
+export interface CriOptions {
+  sandboxImage?: string;
+  cniBinDir?: string;
+  cniConfDir?: string;
+  /** CRI's default runtime handler (a key of the runtimes table); "runc" if unset. */
+  defaultRuntime?: RuntimeName;
+}
+
+export interface StartOptions {
+  /** Enable the CRI plugin (disabled by default; it is slow to start and not needed by ctr). */
+  cri?: boolean | CriOptions;
+  /** containerd's --log-level; "debug" by default so failures can be read in the log. */
+  logLevel?: "debug" | "info" | "warn";
+  /** Namespace used by ctr() and the gRPC helpers; unique per instance by default. */
+  namespace?: string;
+  /** Parent of the temp dir; must be on a filesystem that takes overlay upperdirs. */
+  parentDir?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface CtrOptions {
+  timeoutMs?: number;
+  stdin?: string | Buffer;
+  /** Overrides the instance's namespace for this call. */
+  namespace?: string;
+  /** Do not add --fifo-dir / --runc-root to the command (see injectDirFlags). */
+  raw?: boolean;
+}
+
+export interface CtrResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code; 128+n when ctr died of signal n. */
+  code: number;
+  signal: NodeJS.Signals | null;
+}
+
+let instances = 0;
+const live = new Set<Containerd>();
+
+// If a test file dies without stop(), at least no containerd outlives it.
+process.on("exit", () => {
+  for (const cd of live) cd.killSync();
+});
+
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg) && /"name":\s*"tsshim"/.test(readFileSync(pkg, "utf8"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the tsshim repo root above test/helpers");
+    dir = up;
+  }
+}
+
+/** The only environment containerd, its shims and ctr get. */
+export function cleanEnv(): Record<string, string> {
+  return {
+    PATH: `${join(repoRoot(), "bin")}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    HOME: process.env["HOME"] ?? "/root",
+  };
+}
+
+function tomlString(s: string): string {
+  return JSON.stringify(s); // TOML basic strings accept JSON escapes for our paths
+}
+
+export function renderConfig(dir: string, cri: CriOptions | undefined): string {
+  const runtimesPrefix = 'plugins."io.containerd.grpc.v1.cri".containerd.runtimes';
+  const disabled = [
+    // Snapshotters that cannot work here; skipping them makes start faster.
+    "io.containerd.snapshotter.v1.aufs",
+    "io.containerd.snapshotter.v1.btrfs",
+    "io.containerd.snapshotter.v1.devmapper",
+    "io.containerd.snapshotter.v1.zfs",
+    "io.containerd.tracing.processor.v1.otlp",
+    "io.containerd.internal.v1.tracing",
+  ];
+  if (!cri) disabled.push("io.containerd.grpc.v1.cri");
+  const lines = [
+    "version = 2",
+    `root = ${tomlString(join(dir, "root"))}`,
+    `state = ${tomlString(join(dir, "state"))}`,
+    `temp = ${tomlString(join(dir, "tmp"))}`,
+    `disabled_plugins = [${disabled.map(tomlString).join(", ")}]`,
+    "oom_score = 0",
+    "",
+    "[grpc]",
+    `  address = ${tomlString(join(dir, "containerd.sock"))}`,
+    "",
+    "[ttrpc]",
+    `  address = ${tomlString(join(dir, "containerd.sock.ttrpc"))}`,
+    "",
+    "[debug]",
+    '  address = ""',
+    "",
+    "[metrics]",
+    '  address = ""',
+    "",
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = ${tomlString(join(dir, "opt"))}`,
+    "",
+    '[plugins."io.containerd.grpc.v1.cri"]',
+    `  sandbox_image = ${tomlString(cri?.sandboxImage ?? "registry.k8s.io/pause:3.6")}`,
+    // Otherwise pod network namespaces are bind-mounted under /var/run/netns.
+    "  netns_mounts_under_state_dir = true",
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    "",
+    '[plugins."io.containerd.grpc.v1.cri".cni]',
+    `  bin_dir = ${tomlString(cri?.cniBinDir ?? join(dir, "cni", "bin"))}`,
+    `  conf_dir = ${tomlString(cri?.cniConfDir ?? join(dir, "cni", "net.d"))}`,
+    "",
+    '[plugins."io.containerd.grpc.v1.cri".containerd]',
+    '  snapshotter = "overlayfs"',
+    `  default_runtime_name = ${tomlString(cri?.defaultRuntime ?? "runc")}`,
+    "",
+    `[${runtimesPrefix}.runc]`,
+    `  runtime_type = ${tomlString(RUNTIME_TYPES.runc)}`,
+    `[${runtimesPrefix}.runc.options]`,
+    `  Root = ${tomlString(join(dir, "runc"))}`,
+    "",
+    `[${runtimesPrefix}.crun]`,
+    `  runtime_type = ${tomlString(RUNTIME_TYPES.crun)}`,
+    `[${runtimesPrefix}.crun.options]`,
+    `  BinaryName = ${tomlString(CRUN_BIN)}`,
+    `  Root = ${tomlString(join(dir, "crun"))}`,
+    "",
+    `[${runtimesPrefix}.tsshim]`,
+    `  runtime_type = ${tomlString(RUNTIME_TYPES.tsshim)}`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+function hasFlag(args: readonly string[], flag: string): boolean {
+  return args.some((a) => a === flag || a.startsWith(`${flag}=`));
+}
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag) return args[i + 1];
+    if (args[i].startsWith(`${flag}=`)) return args[i].slice(flag.length + 1);
+  }
+  return undefined;
+}
+
+export class Containerd {
+  readonly dir: string;
+  readonly address: string;
+  readonly ttrpcAddress: string;
+  readonly namespace: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly fifoDir: string;
+  readonly root: string;
+  readonly state: string;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly readyTimeoutMs: number;
+  private readonly logLevel: string;
+  private readonly namespacesSeen = new Set<string>();
+
+  private constructor(dir: string, opts: StartOptions) {
+    this.dir = dir;
+    this.address = join(dir, "containerd.sock");
+    this.ttrpcAddress = `${this.address}.ttrpc`;
+    this.namespace = opts.namespace ?? `tsshim-test-${process.pid}-${++instances}`;
+    this.namespacesSeen.add(this.namespace);
+    this.configPath = join(dir, "config.toml");
+    this.logPath = join(dir, "containerd.log");
+    this.fifoDir = join(dir, "fifo");
+    this.root = join(dir, "root");
+    this.state = join(dir, "state");
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+    this.logLevel = opts.logLevel ?? "debug";
+  }
+
+  static async start(opts: StartOptions = {}): Promise<Containerd> {
+    const parent = opts.parentDir ?? "/tmp";
+    const dir = mkdtempSync(join(parent, "tsshim-ctd-"));
+    const cd = new Containerd(dir, opts);
+    prepareHostCgroups();
+    const cri = opts.cri === true ? {} : opts.cri === false ? undefined : opts.cri;
+    for (const d of ["root", "state", "tmp", "fifo", "opt"]) mkdirSync(join(dir, d), { mode: 0o711 });
+    writeFileSync(cd.configPath, renderConfig(dir, cri));
+    try {
+      await cd.launch();
+    } catch (err) {
+      await cd.stop().catch(() => {});
+      throw err;
+    }
+    return cd;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  get running(): boolean {
+    return this.pid !== undefined;
+  }
+
+  private async launch(): Promise<void> {
+    const log = openSync(this.logPath, "a");
+    let child: ChildProcess;
+    try {
+      child = spawn(CONTAINERD_BIN, ["--config", this.configPath, "--log-level", this.logLevel], {
+        cwd: this.dir,
+        env: cleanEnv(),
+        stdio: ["ignore", log, log],
+        // Own process group: a ^C to the test runner does not reach it first.
+        detached: true,
+      });
+    } finally {
+      closeSync(log);
+    }
+    this.child = child;
+    live.add(this);
+    // Unref'd so a forgotten stop() does not hang the test process; the exit
+    // hook above kills it then.
+    child.unref();
+    this.exited = new Promise((resolve) => {
+      child.once("exit", () => {
+        live.delete(this);
+        resolve();
+      });
+      child.once("error", () => {
+        live.delete(this);
+        resolve();
+      });
+    });
+    await this.waitReady();
+  }
+
+  private async waitReady(): Promise<void> {
+    const deadline = Date.now() + this.readyTimeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      if (!this.running) {
+        throw new Error(`containerd exited during start-up\n${this.logTail()}`);
+      }
+      if (existsSync(this.address)) {
+        const r = await this.ctr(["version"], { timeoutMs: 5_000 });
+        if (r.code === 0) return;
+        last = r.stderr;
+      }
+      await sleep(25);
+    }
+    throw new Error(`containerd did not answer within ${this.readyTimeoutMs} ms: ${last}\n${this.logTail()}`);
+  }
+
+  /** The last `lines` lines of containerd's log, for failure messages. */
+  logTail(lines = 60): string {
+    let text = "";
+    try {
+      text = readFileSync(this.logPath, "utf8");
+    } catch {
+      return "(no containerd log)";
+    }
+    const all = text.trimEnd().split("\n");
+    return `--- containerd log (${this.logPath}), last ${Math.min(lines, all.length)} lines ---\n${all.slice(-lines).join("\n")}`;
+  }
+
+  /** The ctr flags that select one of the configured runtimes. */
+  runtimeFlags(name: RuntimeName): string[] {
+    switch (name) {
+      case "runc":
+        return ["--runtime", RUNTIME_TYPES.runc, "--runc-root", join(this.dir, "runc")];
+      case "crun":
+        return [
+          "--runtime",
+          RUNTIME_TYPES.crun,
+          "--runc-binary",
+          CRUN_BIN,
+          "--runc-root",
+          join(this.dir, "crun"),
+        ];
+      case "tsshim":
+        return ["--runtime", RUNTIME_TYPES.tsshim];
+    }
+  }
+
+  /**
+   * Adds the flags that keep ctr and the runc shim inside the temp dir when
+   * the caller did not give them: --fifo-dir for `run`, `task start`, `task
+   * exec`; --runc-root for `run` with the runc v2 runtime.
+   */
+  injectDirFlags(args: readonly string[]): string[] {
+    const out = [...args];
+    let at = -1;
+    if (out[0] === "run") at = 1;
+    else if (["task", "tasks", "t"].includes(out[0] ?? "") && ["start", "exec"].includes(out[1] ?? ""))
+      at = 2;
+    if (at < 0) return out;
+    const extra: string[] = [];
+    if (!hasFlag(out, "--fifo-dir")) extra.push("--fifo-dir", this.fifoDir);
+    if (out[0] === "run" && !hasFlag(out, "--runc-root")) {
+      const runtime = flagValue(out, "--runtime") ?? RUNTIME_TYPES.runc;
+      if (runtime === RUNTIME_TYPES.runc) {
+        const crun = flagValue(out, "--runc-binary")?.endsWith("crun") === true;
+        extra.push("--runc-root", join(this.dir, crun ? "crun" : "runc"));
+      }
+    }
+    out.splice(at, 0, ...extra);
+    return out;
+  }
+
+  /** `ctr --address … --namespace … <args>` with a clean environment. */
+  ctr(args: readonly string[], opts: CtrOptions = {}): Promise<CtrResult> {
+    const ns = opts.namespace ?? this.namespace;
+    this.namespacesSeen.add(ns);
+    const full = [
+      "--address",
+      this.address,
+      "--namespace",
+      ns,
+      ...(opts.raw ? args : this.injectDirFlags(args)),
+    ];
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const child = spawn(CTR_BIN, full, { env: cleanEnv(), stdio: ["pipe", "pipe", "pipe"] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on("data", (b: Buffer) => out.push(b));
+      child.stderr.on("data", (b: Buffer) => err.push(b));
+      // EPIPE when ctr exits before reading its stdin is not our failure.
+      child.stdin.on("error", () => {});
+      child.stdin.end(opts.stdin ?? "");
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
+      child.once("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.once("close", (code, signal) => {
+        clearTimeout(timer);
+        const stdout = Buffer.concat(out).toString("utf8");
+        const stderr = Buffer.concat(err).toString("utf8");
+        if (timedOut) {
+          reject(
+            new Error(
+              `ctr ${args.join(" ")} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+            ),
+          );
+          return;
+        }
+        const sig = signal === null ? 0 : (constants.signals[signal] ?? 0);
+        resolve({ stdout, stderr, code: code ?? 128 + sig, signal });
+      });
+    });
+  }
+
+  /** Starts ctr with the same flags and environment, for streaming use (large output, PTYs). */
+  spawnCtr(args: readonly string[], opts: { namespace?: string; raw?: boolean } = {}): ChildProcess {
+    const ns = opts.namespace ?? this.namespace;
+    this.namespacesSeen.add(ns);
+    const full = [
+      "--address",
+      this.address,
+      "--namespace",
+      ns,
+      ...(opts.raw ? args : this.injectDirFlags(args)),
+    ];
+    return spawn(CTR_BIN, full, { env: cleanEnv(), stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  /** SIGKILL containerd (its shims and containers keep running). */
+  async kill9(): Promise<void> {
+    if (this.running) this.child?.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Used by the exit hook only. */
+  killSync(): void {
+    if (this.running) this.child?.kill("SIGKILL");
+  }
+
+  /** Stops containerd if it runs (SIGTERM; shims survive) and starts it again on the same dirs. */
+  async restart(): Promise<void> {
+    await this.terminate();
+    await this.launch();
+  }
+
+  private async terminate(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill("SIGTERM");
+    const done = await Promise.race([this.exited.then(() => true), sleep(5_000).then(() => false)]);
+    if (!done) await this.kill9();
+  }
+
+  /** Bundle dirs of the runtime v2 plugin: <state>/io.containerd.runtime.v2.task/<ns>/<id>. */
+  private bundles(): { ns: string; id: string; dir: string }[] {
+    const base = join(this.state, "io.containerd.runtime.v2.task");
+    const out: { ns: string; id: string; dir: string }[] = [];
+    for (const ns of safeReaddir(base)) {
+      for (const id of safeReaddir(join(base, ns))) out.push({ ns, id, dir: join(base, ns, id) });
+    }
+    return out;
+  }
+
+  /** Processes that belong to this containerd: its shims, and anything running in its dirs or cgroups. */
+  ownedProcesses(): number[] {
+    const mine = new Set<number>();
+    const prefix = `${this.dir}/`;
+    for (const pid of listPids()) {
+      if (pid === process.pid || pid === this.pid) continue;
+      const argv = processCmdline(pid);
+      if (argv && isShimOf(argv, this.address)) mine.add(pid);
+      const cwd = processCwd(pid);
+      if (cwd?.startsWith(prefix)) mine.add(pid);
+    }
+    for (const dir of this.cgroupDirs()) {
+      for (const pid of readPids(join(dir, "cgroup.procs"))) mine.add(pid);
+    }
+    return [...mine].sort((a, b) => a - b);
+  }
+
+  /** Every cgroup dir under this instance's namespaces, in every hierarchy, deepest first. */
+  cgroupDirs(): string[] {
+    const out: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of safeReaddir(d)) {
+        const p = join(d, e);
+        try {
+          if (lstatSync(p).isDirectory()) walk(p);
+        } catch {
+          // vanished meanwhile
+        }
+      }
+      out.push(d);
+    };
+    for (const h of cgroupHierarchies()) {
+      for (const ns of this.namespacesSeen) {
+        const d = join(h, ns);
+        if (existsSync(d)) walk(d);
+      }
+    }
+    return out;
+  }
+
+  /** All namespaces this instance used (its own plus any passed to ctr()). */
+  get namespaces(): string[] {
+    return [...this.namespacesSeen];
+  }
+
+  /**
+   * Stops containerd and removes everything it left: tasks and containers
+   * (through ctr while containerd answers), then shims and container
+   * processes (SIGKILL), shim sockets, mounts under the dir, the namespaces'
+   * cgroups and the dir. Throws if anything could not be removed.
+   */
+  async stop(): Promise<void> {
+    const problems: string[] = [];
+    if (this.running) {
+      const ns = await this.ctr(["namespaces", "ls", "-q"], { timeoutMs: 5_000 }).catch(() => undefined);
+      for (const n of ns?.stdout.split("\n").filter(Boolean) ?? []) this.namespacesSeen.add(n);
+      for (const n of this.namespacesSeen) await this.removeAllContainers(n);
+    }
+    const sockets = this.shimSockets();
+    await this.terminate();
+
+    const pids = this.ownedProcesses();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    const left = await waitGone(pids, 5_000);
+    if (left.length > 0) problems.push(`processes still alive after SIGKILL: ${left.join(", ")}`);
+
+    for (const s of sockets) {
+      if (existsSync(s)) {
+        try {
+          unlinkSync(s);
+        } catch (e) {
+          problems.push(`shim socket ${s}: ${String(e)}`);
+        }
+      }
+    }
+
+    for (const m of mountsUnder(this.dir).reverse()) {
+      const r = await run("umount", [m]);
+      if (r !== 0 && (await run("umount", ["-l", m])) !== 0) problems.push(`cannot unmount ${m}`);
+    }
+
+    for (const d of this.cgroupDirs()) {
+      try {
+        rmdirSync(d);
+      } catch (e) {
+        problems.push(`cgroup ${d}: ${String(e)}`);
+      }
+    }
+
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch (e) {
+      problems.push(`cannot remove ${this.dir}: ${String(e)}`);
+    }
+    live.delete(this);
+    if (problems.length > 0)
+      throw new Error(`containerd stop left things behind:\n  ${problems.join("\n  ")}`);
+  }
+
+  private async removeAllContainers(ns: string): Promise<void> {
+    const opts = { namespace: ns, timeoutMs: 10_000 };
+    const tasks = await this.ctr(["task", "ls", "-q"], opts).catch(() => undefined);
+    for (const id of tasks?.stdout.split("\n").filter(Boolean) ?? []) {
+      await this.ctr(["task", "rm", "-f", id], opts).catch(() => undefined);
+    }
+    const containers = await this.ctr(["containers", "ls", "-q"], opts).catch(() => undefined);
+    for (const id of containers?.stdout.split("\n").filter(Boolean) ?? []) {
+      await this.ctr(["containers", "rm", id], opts).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Socket paths of live shims, from each bundle's `address` file; only
+   * paths that are provably this containerd's (under its dir, or the runc
+   * shim's /run/containerd/s/<sha256(address/ns/id)>).
+   */
+  shimSockets(): string[] {
+    const out: string[] = [];
+    for (const b of this.bundles()) {
+      let addr: string;
+      try {
+        addr = readFileSync(join(b.dir, "address"), "utf8").trim();
+      } catch {
+        continue;
+      }
+      const path = addr.replace(/^unix:\/\//, "");
+      const expected = `/run/containerd/s/${sha256(`${this.address}/${b.ns}/${b.id}`)}`;
+      if (path === expected || path.startsWith(`${this.dir}/`)) out.push(path);
+    }
+    return out;
+  }
+}
+
+export function startContainerd(opts?: StartOptions): Promise<Containerd> {
+  return Containerd.start(opts);
+}
+
+/** A containerd shim process serving the containerd at `address` (its argv has `-address <address>`). */
+export function isShimOf(argv: readonly string[], address: string): boolean {
+  const isShim = argv.slice(0, 2).some((a) => (a.split("/").pop() ?? "").startsWith("containerd-shim"));
+  if (!isShim) return false;
+  const i = argv.indexOf("-address");
+  return i >= 0 && argv[i + 1] === address;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function readPids(file: string): number[] {
+  try {
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((s) => Number.parseInt(s, 10));
+  } catch {
+    return [];
+  }
+}
+
+async function waitGone(pids: readonly number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let left = [...pids];
+  while (left.length > 0 && Date.now() < deadline) {
+    left = left.filter((p) => existsSync(`/proc/${p}`) && !isZombie(p));
+    if (left.length > 0) await sleep(20);
+  }
+  return left;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: cleanEnv(), stdio: "ignore" });
+    child.once("error", () => resolve(-1));
+    child.once("close", (code) => resolve(code ?? -1));
+  });
+}

@@ -1,0 +1,153 @@
+// Leak checker for end-to-end tests: take a snapshot before the test's work,
+// then compare after it. Reports what a user would find left over:
+//   - processes: new descendants of this test process; shims serving this
+//     containerd (argv carries `-address <its address>`); anything still in
+//     the namespaces' cgroups;
+//   - mounts under the containerd's temp dir (/proc/self/mountinfo);
+//   - cgroup dirs under <hierarchy>/<namespace>/ in every v1 controller and
+//     in cgroup2 (the namespace dir itself is the shared parent, not a leak);
+//   - fds of this process.
+// Things settle asynchronously (a shim exits shortly after `ctr run --rm`
+// returns), so the comparison is retried for a while before it reports.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Containerd, isShimOf } from "./containerd.js";
+import {
+  cgroupHierarchies,
+  descendants,
+  listPids,
+  mountsUnder,
+  openFds,
+  processCmdline,
+  sleep,
+} from "./proc.js";
+
+export interface LeakSnapshot {
+  cd: Containerd;
+  processes: Set<number>;
+  mounts: Set<string>;
+  cgroups: Set<string>;
+  fds: Map<number, string>;
+}
+
+export type LeakKind = "process" | "shim" | "cgroup-process" | "mount" | "cgroup" | "fd";
+
+export interface Leak {
+  kind: LeakKind;
+  what: string;
+}
+
+export class LeakError extends Error {
+  readonly leaks: Leak[];
+  constructor(leaks: Leak[]) {
+    super(`${leaks.length} leak(s):\n${leaks.map((l) => `  ${l.kind}: ${l.what}`).join("\n")}`);
+    this.name = "LeakError";
+    this.leaks = leaks;
+  }
+}
+
+function describe(pid: number): string {
+  const argv = processCmdline(pid);
+  return `pid ${pid} ${argv ? argv.join(" ") : "(no cmdline: zombie or gone)"}`;
+}
+
+function cgroupTree(cd: Containerd): Set<string> {
+  const out = new Set<string>();
+  for (const d of cd.cgroupDirs()) {
+    // The namespace dir itself is created by the first container and shared.
+    const rel = cgroupHierarchies().find((h) => d.startsWith(`${h}/`));
+    if (rel === undefined) continue;
+    const parts = d.slice(rel.length + 1).split("/");
+    if (parts.length > 1) out.add(d);
+  }
+  return out;
+}
+
+function ourDescendants(cd: Containerd): Set<number> {
+  // containerd itself is expected (and changes pid across restart()).
+  return new Set(
+    descendants(process.pid)
+      .map((p) => p.pid)
+      .filter((p) => p !== cd.pid),
+  );
+}
+
+function shims(cd: Containerd): number[] {
+  return listPids().filter((pid) => {
+    const argv = processCmdline(pid);
+    return argv !== undefined && isShimOf(argv, cd.address);
+  });
+}
+
+function cgroupProcesses(cd: Containerd): { pid: number; cgroup: string }[] {
+  const out: { pid: number; cgroup: string }[] = [];
+  for (const d of cd.cgroupDirs()) {
+    for (const pid of readProcs(join(d, "cgroup.procs"))) out.push({ pid, cgroup: d });
+  }
+  return out;
+}
+
+function readProcs(file: string): number[] {
+  try {
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((s) => Number.parseInt(s, 10));
+  } catch {
+    return [];
+  }
+}
+
+export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {
+  return {
+    cd,
+    processes: ourDescendants(cd),
+    mounts: new Set(mountsUnder(cd.dir)),
+    cgroups: cgroupTree(cd),
+    fds: openFds(),
+  };
+}
+
+/** Compares now against `before`, once. */
+export function diffLeaks(before: LeakSnapshot): Leak[] {
+  const { cd } = before;
+  const leaks: Leak[] = [];
+  for (const pid of ourDescendants(cd)) {
+    if (!before.processes.has(pid)) leaks.push({ kind: "process", what: describe(pid) });
+  }
+  // Shims and cgroup members are leaks regardless of the snapshot: a test
+  // that ends with its containers gone has none.
+  for (const pid of shims(cd)) leaks.push({ kind: "shim", what: describe(pid) });
+  const seen = new Set<number>();
+  for (const { pid, cgroup } of cgroupProcesses(cd)) {
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    leaks.push({ kind: "cgroup-process", what: `${describe(pid)} in ${cgroup}` });
+  }
+  for (const m of mountsUnder(cd.dir)) {
+    if (!before.mounts.has(m)) leaks.push({ kind: "mount", what: m });
+  }
+  for (const c of cgroupTree(cd)) {
+    if (!before.cgroups.has(c)) leaks.push({ kind: "cgroup", what: c });
+  }
+  for (const [fd, target] of openFds()) {
+    if (before.fds.get(fd) !== target) leaks.push({ kind: "fd", what: `fd ${fd} -> ${target}` });
+  }
+  return leaks;
+}
+
+/** Retries diffLeaks until it is empty or `settleMs` passed; returns the last result. */
+export async function findLeaks(before: LeakSnapshot, settleMs = 3_000): Promise<Leak[]> {
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const leaks = diffLeaks(before);
+    if (leaks.length === 0 || Date.now() >= deadline) return leaks;
+    await sleep(50);
+  }
+}
+
+/** Throws a LeakError listing every leak (after letting things settle). */
+export async function assertNoLeaks(before: LeakSnapshot, settleMs?: number): Promise<void> {
+  const leaks = await findLeaks(before, settleMs);
+  if (leaks.length > 0) throw new LeakError(leaks);
+}
