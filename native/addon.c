@@ -17,7 +17,7 @@ __attribute__((weak)) napi_status tsshim_napi_container_init(napi_env env, napi_
 __attribute__((weak)) napi_status tsshim_napi_rootfs_init(napi_env env, napi_value exports);
 /* Seccomp program installation and its self-check (napi_seccomp.c). */
 __attribute__((weak)) napi_status tsshim_napi_seccomp_init(napi_env env, napi_value exports);
-/* The shim's host-side helpers: rootfs mounts, pipes (napi_host.c). */
+/* The shim's host-side mounts of containerd's rootfs (napi_host.c). */
 __attribute__((weak)) napi_status tsshim_napi_host_init(napi_env env, napi_value exports);
 
 static napi_value tsshim_addon_init(napi_env env, napi_value exports) {

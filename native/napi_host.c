@@ -1,10 +1,9 @@
-/* Node-API glue for the shim's host-side helpers: mount/umount, pipes. */
+/* Node-API glue for the shim's host-side mounts (the rootfs containerd sends with Create). */
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host_mount.h"
-#include "host_pipe.h"
 #include "napi_util.h"
 
 static napi_value js_mount(napi_env env, napi_callback_info info) {
@@ -53,54 +52,10 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value js_pipe(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool nbr = false, nbw = false;
-  if (argc > 0) napi_get_value_bool(env, argv[0], &nbr);
-  if (argc > 1) napi_get_value_bool(env, argv[1], &nbw);
-  int fds[2];
-  struct tsshim_error err;
-  memset(&err, 0, sizeof err);
-  if (tsshim_host_pipe(fds, nbr, nbw, &err) < 0) {
-    tsshim_napi_throw(env, &err);
-    return NULL;
-  }
-  napi_value arr, r, w;
-  napi_create_array_with_length(env, 2, &arr);
-  napi_create_int32(env, fds[0], &r);
-  napi_create_int32(env, fds[1], &w);
-  napi_set_element(env, arr, 0, r);
-  napi_set_element(env, arr, 1, w);
-  return arr;
-}
-
-static napi_value js_pipe_resize(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd = -1, size = 0;
-  if (argc > 0) napi_get_value_int32(env, argv[0], &fd);
-  if (argc > 1) napi_get_value_int32(env, argv[1], &size);
-  struct tsshim_error err;
-  memset(&err, 0, sizeof err);
-  int r = tsshim_host_pipe_resize(fd, size, &err);
-  if (r < 0) {
-    tsshim_napi_throw(env, &err);
-    return NULL;
-  }
-  napi_value out;
-  napi_create_int32(env, r, &out);
-  return out;
-}
-
 napi_status tsshim_napi_host_init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"hostMount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
       {"hostUmount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
-      {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_default, NULL},
-      {"pipeResize", NULL, js_pipe_resize, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }
