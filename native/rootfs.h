@@ -32,6 +32,7 @@ struct tsshim_rootfs_mount {
   unsigned long propagation; /* 0, or one of MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE (|MS_REC) */
   unsigned long long attr_set; /* MOUNT_ATTR_* set recursively with mount_setattr (rro, rnosuid, ...) */
   unsigned long long attr_clr; /* MOUNT_ATTR_* cleared recursively (rrw, rsuid, ...) */
+  int optional;            /* skip the mount when its bind source does not exist */
 };
 
 /* A device node to create under /dev (or bind from the host under a user namespace). */
