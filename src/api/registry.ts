@@ -30,6 +30,7 @@ import { file_containerd_v1_types_task } from "./gen/containerd/v1/types/task_pb
 import { file_google_rpc_status } from "./gen/google/rpc/status_pb.js";
 import { file_io_containerd_cgroups_v1_metrics } from "./gen/io/containerd/cgroups/v1/metrics_pb.js";
 import { file_io_containerd_cgroups_v2_metrics } from "./gen/io/containerd/cgroups/v2/metrics_pb.js";
+import { file_runtime_v1_api } from "./gen/runtime/v1/api_pb.js";
 import { file_ttrpc_ttrpc } from "./gen/ttrpc/ttrpc_pb.js";
 
 /** The generated files (and the well-known types they use), in one list. */
@@ -61,6 +62,7 @@ export const apiFiles = [
   file_containerd_runtime_bootstrap_v1_bootstrap,
   file_io_containerd_cgroups_v1_metrics,
   file_io_containerd_cgroups_v2_metrics,
+  file_runtime_v1_api,
 ] as const;
 
 /** Registry of every message, enum and service above, looked up by full name. */

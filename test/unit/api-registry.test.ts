@@ -83,6 +83,24 @@ test("service method names are containerd's", () => {
     .getService("containerd.services.events.v1.Events")
     ?.methods.find((m) => m.name === "Subscribe");
   assert.equal(subscribe?.methodKind, "server_streaming");
+  const cri = apiRegistry.getService("runtime.v1.RuntimeService")?.methods.map((m) => m.name) ?? [];
+  for (const name of [
+    "Version",
+    "RunPodSandbox",
+    "CreateContainer",
+    "StartContainer",
+    "ExecSync",
+    "ContainerStatus",
+  ]) {
+    assert.ok(cri.includes(name), name);
+  }
+  const images = apiRegistry.getService("runtime.v1.ImageService")?.methods.map((m) => m.name) ?? [];
+  assert.deepEqual(
+    ["ListImages", "ImageStatus", "PullImage", "RemoveImage", "ImageFsInfo"].filter(
+      (n) => !images.includes(n),
+    ),
+    [],
+  );
 });
 
 test("a Forward envelope with a packed event survives JSON through the registry", () => {

@@ -40,6 +40,14 @@ import { PlatformSchema } from "../../src/api/gen/containerd/types/platform_pb.j
 import { ProcessSchema, Status } from "../../src/api/gen/containerd/v1/types/task_pb.js";
 import { MetricsSchema as CgroupsV1MetricsSchema } from "../../src/api/gen/io/containerd/cgroups/v1/metrics_pb.js";
 import { MetricsSchema as CgroupsV2MetricsSchema } from "../../src/api/gen/io/containerd/cgroups/v2/metrics_pb.js";
+import {
+  VersionResponseSchema as CriVersionResponseSchema,
+  ExecSyncResponseSchema,
+  LinuxContainerResourcesSchema,
+  Protocol,
+  PullImageRequestSchema,
+  RunPodSandboxRequestSchema,
+} from "../../src/api/gen/runtime/v1/api_pb.js";
 
 type Bytes = number[];
 
@@ -480,6 +488,86 @@ describe("cgroups metrics", () => {
         ...msg(8, vi(6, 1)),
         ...msg(9, str(1, "eth0"), vi(9, 9)),
       ],
+    );
+  });
+});
+
+describe("Kubernetes CRI runtime.v1", () => {
+  test("RunPodSandboxRequest with metadata, ports, labels", () => {
+    expectWire(
+      RunPodSandboxRequestSchema,
+      {
+        config: {
+          metadata: { name: "p", uid: "u", namespace: "default", attempt: 1 },
+          hostname: "h",
+          logDirectory: "/l",
+          portMappings: [{ protocol: Protocol.UDP, containerPort: 53, hostPort: 5353, hostIp: "127.0.0.1" }],
+          labels: { a: "b" },
+        },
+        runtimeHandler: "tsshim",
+      },
+      [
+        ...msg(
+          1,
+          msg(1, str(1, "p"), str(2, "u"), str(3, "default"), vi(4, 1)),
+          str(2, "h"),
+          str(3, "/l"),
+          msg(5, vi(1, 1), vi(2, 53), vi(3, 5353), str(4, "127.0.0.1")),
+          msg(6, str(1, "a"), str(2, "b")),
+        ),
+        ...str(2, "tsshim"),
+      ],
+    );
+  });
+
+  test("LinuxContainerResources: int64 fields, unified map 9, swap 10", () => {
+    expectWire(
+      LinuxContainerResourcesSchema,
+      {
+        cpuPeriod: 100000n,
+        cpuQuota: -1n,
+        cpuShares: 2n,
+        memoryLimitInBytes: 1n << 30n,
+        oomScoreAdj: -998n,
+        cpusetCpus: "0-1",
+        hugepageLimits: [{ pageSize: "2MB", limit: 4n }],
+        unified: { "memory.high": "max" },
+        memorySwapLimitInBytes: 7n,
+      },
+      [
+        ...vi(1, 100000),
+        ...vi(2, -1),
+        ...vi(3, 2),
+        ...vi(4, 1 << 30),
+        ...vi(5, -998),
+        ...str(6, "0-1"),
+        ...msg(8, str(1, "2MB"), vi(2, 4)),
+        ...msg(9, str(1, "memory.high"), str(2, "max")),
+        ...vi(10, 7),
+      ],
+    );
+  });
+
+  test("PullImageRequest: ImageSpec user_specified_image is 18, auth is 2", () => {
+    expectWire(
+      PullImageRequestSchema,
+      {
+        image: { image: "busybox", userSpecifiedImage: "docker.io/busybox" },
+        auth: { username: "u", registryToken: "t" },
+      },
+      [...msg(1, str(1, "busybox"), str(18, "docker.io/busybox")), ...msg(2, str(1, "u"), str(6, "t"))],
+    );
+  });
+
+  test("ExecSyncResponse and VersionResponse", () => {
+    expectWire(ExecSyncResponseSchema, { stdout: new Uint8Array([104, 105]), exitCode: 3 }, [
+      ...ld(1, [104, 105]),
+      ...vi(3, 3),
+    ]);
+    expectWire(
+      CriVersionResponseSchema,
+      { version: "0.1.0", runtimeName: "containerd", runtimeVersion: "v1.6.20", runtimeApiVersion: "v1" },
+      [...str(1, "0.1.0"), ...str(2, "containerd"), ...str(3, "v1.6.20"), ...str(4, "v1")],
     );
   });
 });
