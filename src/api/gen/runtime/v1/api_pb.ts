@@ -1464,6 +1464,9 @@ export const ImageSpecSchema: GenMessage<ImageSpec> = /*@__PURE__*/
   messageDesc(file_runtime_v1_api, 51);
 
 /**
+ * value is `string` in older cri-api (containerd 1.6 vendors v0.25.0); it became
+ * `bytes` in v0.34.9/v0.35.6/v0.36.2. Same bytes on the wire.
+ *
  * @generated from message runtime.v1.KeyValue
  */
 export type KeyValue = Message<"runtime.v1.KeyValue"> & {
@@ -4126,6 +4129,9 @@ export const GetEventsRequestSchema: GenMessage<GetEventsRequest> = /*@__PURE__*
   messageDesc(file_runtime_v1_api, 153);
 
 /**
+ * Field 4 was PodSandboxMetadata in cri-api v0.25 (alpha API, containerd 1.6);
+ * it is PodSandboxStatus since. Do not decode 1.6 events with field 4 set.
+ *
  * @generated from message runtime.v1.ContainerEventResponse
  */
 export type ContainerEventResponse = Message<"runtime.v1.ContainerEventResponse"> & {
