@@ -146,7 +146,8 @@ function containerPath(field: string, p: string): string {
   if (p === "") throw new RootfsPlanError(field, "is empty");
   if (p.includes("\0")) throw new RootfsPlanError(field, "contains a NUL byte");
   // runc accepts relative destinations as relative to "/"; normalising also drops "..".
-  return posix.normalize(posix.join("/", p));
+  const n = posix.normalize(posix.join("/", p));
+  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
 }
 
 function hostPath(field: string, p: string, base: string): string {
