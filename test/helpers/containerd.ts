@@ -428,7 +428,25 @@ export class Containerd {
   /** SIGKILL containerd (its shims and containers keep running). */
   async kill9(): Promise<void> {
     if (this.running) this.child?.kill("SIGKILL");
-    await this.exited;
+    await this.waitExited(10_000);
+  }
+
+  /** Waits for containerd's exit; the child is unref'd, so hold the loop open meanwhile. */
+  private async waitExited(timeoutMs: number): Promise<boolean> {
+    const child = this.child;
+    child?.ref();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.exited.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      child?.unref();
+    }
   }
 
   /** Used by the exit hook only. */
@@ -445,8 +463,7 @@ export class Containerd {
   private async terminate(): Promise<void> {
     if (!this.running) return;
     this.child?.kill("SIGTERM");
-    const done = await Promise.race([this.exited.then(() => true), sleep(5_000).then(() => false)]);
-    if (!done) await this.kill9();
+    if (!(await this.waitExited(5_000))) await this.kill9();
   }
 
   /** Bundle dirs of the runtime v2 plugin: <state>/io.containerd.runtime.v2.task/<ns>/<id>. */

@@ -1,0 +1,111 @@
+// The leak checker must find real leaks: a container left running (its shim,
+// its process in the namespace's cgroups, its rootfs mount, its cgroup dirs),
+// a child process, an fd. And stop() must clean up after a killed containerd.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import { importBusyboxImage } from "../helpers/image.js";
+import { diffLeaks, findLeaks, LeakError, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { cgroupHierarchies, listPids, mountsUnder, processCmdline } from "../helpers/proc.js";
+
+let cd: Containerd;
+let image: string;
+let snapshot: LeakSnapshot;
+
+before(async () => {
+  cd = await startContainerd();
+  image = await importBusyboxImage(cd);
+  snapshot = takeLeakSnapshot(cd);
+});
+
+after(async () => {
+  if (existsSync(cd.dir)) await cd.stop();
+});
+
+test("a container left running is reported: shim, its process, rootfs mount, cgroups", async () => {
+  const id = "leaky";
+  const run = await cd.ctr(["run", "-d", ...cd.runtimeFlags("runc"), image, id, "sleep", "60"]);
+  assert.equal(run.code, 0, run.stderr);
+  const pid = Number.parseInt((await cd.ctr(["task", "ls"])).stdout.match(/leaky\s+(\d+)/)![1], 10);
+
+  const leaks = diffLeaks(snapshot);
+  const kinds = new Set(leaks.map((l) => l.kind));
+  assert.ok(kinds.has("shim"), "shim reported");
+  assert.ok(
+    leaks.some(
+      (l) => l.kind === "shim" && l.what.includes("containerd-shim-runc-v2") && l.what.includes(cd.address),
+    ),
+  );
+  assert.ok(
+    leaks.some((l) => l.kind === "cgroup-process" && l.what.startsWith(`pid ${pid} sleep 60 in `)),
+    "the container's process, found in its cgroup",
+  );
+  const bundleRootfs = join(cd.state, "io.containerd.runtime.v2.task", cd.namespace, id, "rootfs");
+  assert.ok(
+    leaks.some((l) => l.kind === "mount" && l.what === bundleRootfs),
+    "the overlay rootfs mount",
+  );
+  for (const h of cgroupHierarchies()) {
+    assert.ok(
+      leaks.some((l) => l.kind === "cgroup" && l.what === join(h, cd.namespace, id)),
+      `cgroup in ${h}`,
+    );
+  }
+  const err = await findLeaks(snapshot, 200).then((l) => new LeakError(l));
+  assert.match(err.message, /leak\(s\):\n {2}shim: pid \d+ .*containerd-shim-runc-v2/);
+
+  // Cleaned up the way a user would: then nothing is reported.
+  assert.equal((await cd.ctr(["task", "kill", "-s", "SIGKILL", id])).code, 0);
+  assert.equal((await cd.ctr(["task", "rm", "-f", id])).code, 0);
+  assert.equal((await cd.ctr(["containers", "rm", id])).code, 0);
+  assert.deepEqual(await findLeaks(snapshot), []);
+});
+
+test("a child process and an open fd of the test process are reported", async () => {
+  const child = spawn("/bin/sleep", ["60"], { stdio: "ignore" });
+  const path = join(cd.dir, "held-open");
+  const fd = openSync(path, "w");
+  try {
+    const leaks = diffLeaks(snapshot);
+    assert.ok(leaks.some((l) => l.kind === "process" && l.what === `pid ${child.pid} /bin/sleep 60`));
+    assert.ok(leaks.some((l) => l.kind === "fd" && l.what === `fd ${fd} -> ${path}`));
+  } finally {
+    closeSync(fd);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+  assert.deepEqual(await findLeaks(snapshot), []);
+});
+
+test("after kill -9 of containerd, restart() finds the running container; stop() still cleans everything", async () => {
+  const run = await cd.ctr(["run", "-d", ...cd.runtimeFlags("runc"), image, "survivor", "sleep", "60"]);
+  assert.equal(run.code, 0, run.stderr);
+  const before = (await cd.ctr(["task", "ls"])).stdout.match(/survivor\s+(\d+)\s+RUNNING/);
+  assert.ok(before, "running before");
+  await cd.kill9();
+  assert.equal(cd.running, false);
+  await cd.restart();
+  const again = (await cd.ctr(["task", "ls"])).stdout.match(/survivor\s+(\d+)\s+RUNNING/);
+  assert.ok(again, "still running after restart");
+  assert.equal(again[1], before[1], "same pid");
+
+  // Now kill containerd for good and leave the shim orphaned: stop() must
+  // kill it, unmount the rootfs, remove the socket, cgroups and the dir.
+  await cd.kill9();
+  const { dir, address, namespace } = cd;
+  const sockets = cd.shimSockets();
+  assert.equal(sockets.length, 1);
+  await cd.stop();
+  assert.equal(existsSync(dir), false);
+  assert.deepEqual(mountsUnder(dir), []);
+  assert.deepEqual(
+    listPids().filter((p) => processCmdline(p)?.includes(address)),
+    [],
+  );
+  assert.equal(existsSync(sockets[0]), false, "orphaned shim's socket removed");
+  for (const h of cgroupHierarchies()) assert.equal(existsSync(join(h, namespace)), false);
+});
