@@ -1,0 +1,356 @@
+// The container API the shim uses: create (init blocked before execve), start,
+// signal, exec, delete. Built on the native core (native/container_*.c) through
+// the plan of container-plan.ts; every exit goes through the reaper.
+
+import { closeSync, writeFileSync } from "node:fs";
+import { type ExitStatus, exitWatcher } from "./container-exit.js";
+import {
+  buildContainerPlan,
+  buildExecPlan,
+  type ContainerPlanOptions,
+  type NativeContainerPlan,
+  type StdioFds,
+} from "./container-plan.js";
+import { ContainerError, fromNativeRecord, fromNativeThrow, type NativeErrorRecord } from "./errors.js";
+import { nativeContainer, SPAWN_EXEC, SPAWN_INIT, SYNC, type SyncMessage } from "./native.js";
+import type { Process, Spec } from "./spec.js";
+
+export type { ExitStatus } from "./container-exit.js";
+
+/** What the container needs from the cgroup manager (src/oci/cgroups). */
+export interface CgroupPlacement {
+  /** cgroup v2 directory to clone into (CLONE_INTO_CGROUP), if any. */
+  unifiedDir(): string | undefined;
+  /** Places pid in the cgroup v1 hierarchies (a no-op for v2 only). */
+  enter(pid: number): void | Promise<void>;
+  /** Signals every process of the cgroup. */
+  kill?(signal: number): void | Promise<void>;
+  destroy(): void | Promise<void>;
+}
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  /** A validated spec (validate.ts parseSpec). */
+  spec: Spec;
+  stdio?: StdioFds | undefined;
+  /** Overrides spec.process.terminal. */
+  terminal?: boolean | undefined;
+  cgroup?: CgroupPlacement | undefined;
+  preserveFds?: number | undefined;
+  /** false: the minimal built-in rootfs setup instead of the rootfs plan. */
+  rootfsPlan?: boolean;
+  /** How long the child may take to set up (ms). */
+  setupTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  stdio?: StdioFds | undefined;
+  terminal?: boolean | undefined;
+  preserveFds?: number | undefined;
+}
+
+const SIGKILL = 9;
+const DEFAULT_SETUP_TIMEOUT = 30_000;
+
+function nativeRecord(v: unknown): NativeErrorRecord | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  if (typeof r["errnum"] !== "number" || typeof r["step"] !== "string") return undefined;
+  return v as NativeErrorRecord;
+}
+
+function closeQuietly(fd: number): void {
+  if (fd < 0) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/** A process of the container (its init, or an exec'd one) that has been cloned. */
+export class ContainerProcess {
+  readonly pid: number;
+  readonly pidfd: number;
+  /** The PTY master when the process has a terminal; owned by the caller after create. */
+  consoleMaster: number | undefined;
+  private sock: number;
+  private readonly exit: Promise<ExitStatus>;
+  private exited: ExitStatus | undefined;
+  private closed = false;
+
+  constructor(pid: number, pidfd: number, sock: number, exit: Promise<ExitStatus>) {
+    this.pid = pid;
+    this.pidfd = pidfd;
+    this.sock = sock;
+    this.exit = exit.then((s) => {
+      this.exited = s;
+      return s;
+    });
+  }
+
+  get running(): boolean {
+    return this.exited === undefined;
+  }
+
+  wait(): Promise<ExitStatus> {
+    return this.exit;
+  }
+
+  /** Waits for "ready" (setup done, blocked before execve); throws the child's error. */
+  async ready(timeoutMs: number): Promise<void> {
+    const msg = await this.recv(timeoutMs);
+    if (msg.type === SYNC.READY) {
+      if (msg.fd >= 0) this.consoleMaster = msg.fd;
+      return;
+    }
+    throw this.failure(msg, "create");
+  }
+
+  /** Lets the process execve; resolves once execve succeeded (the CLOEXEC channel closed). */
+  async start(timeoutMs = DEFAULT_SETUP_TIMEOUT): Promise<void> {
+    if (this.sock < 0) throw new ContainerError("process already started");
+    try {
+      nativeContainer().containerSyncSend(this.sock, SYNC.START);
+    } catch (e) {
+      throw fromNativeThrow(e, "start");
+    }
+    const msg = await this.recv(timeoutMs);
+    closeQuietly(this.sock);
+    this.sock = -1;
+    if (msg.type !== SYNC.EOF) throw this.failure(msg, "start");
+  }
+
+  /** The parent's part before the child goes on: it has been mapped and placed. */
+  mapped(): void {
+    try {
+      nativeContainer().containerSyncSend(this.sock, SYNC.MAPPED);
+    } catch (e) {
+      throw fromNativeThrow(e, "create");
+    }
+  }
+
+  kill(signal: number): void {
+    if (this.exited !== undefined)
+      throw new ContainerError(`process ${this.pid} has already exited`, undefined, "ESRCH");
+    try {
+      nativeContainer().containerPidfdSignal(this.pidfd, signal);
+    } catch (e) {
+      throw fromNativeThrow(e, "kill");
+    }
+  }
+
+  /** SIGKILL unless exited, wait for the reaper, release every fd. */
+  async destroy(): Promise<ExitStatus> {
+    if (this.exited === undefined) {
+      try {
+        nativeContainer().containerPidfdSignal(this.pidfd, SIGKILL);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    const s = await this.exit;
+    this.release();
+    return s;
+  }
+
+  /** Closes the sync channel and the pidfd (the console master belongs to the caller). */
+  release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeQuietly(this.sock);
+    this.sock = -1;
+    closeQuietly(this.pidfd);
+  }
+
+  private async recv(timeoutMs: number): Promise<SyncMessage> {
+    try {
+      return await nativeContainer().containerSyncRecv(this.sock, timeoutMs);
+    } catch (e) {
+      throw fromNativeThrow(e);
+    }
+  }
+
+  private failure(msg: SyncMessage, what: string): ContainerError {
+    const rec = nativeRecord(msg.error);
+    if (msg.type === SYNC.ERROR && rec !== undefined) return fromNativeRecord(rec);
+    return new ContainerError(`${what}: the process exited before it was ready`);
+  }
+}
+
+/** Spawns one process from a plan and runs the parent's steps until "ready". */
+async function spawnProcess(
+  plan: NativeContainerPlan,
+  kind: number,
+  beforeMapped: (pid: number) => void | Promise<void>,
+  timeoutMs: number,
+): Promise<ContainerProcess> {
+  const watch = await exitWatcher();
+  let r: { pid: number; pidfd: number; sock: number };
+  try {
+    r = nativeContainer().containerSpawn(plan, kind);
+  } catch (e) {
+    throw fromNativeThrow(e);
+  }
+  const p = new ContainerProcess(r.pid, r.pidfd, r.sock, watch(r.pid));
+  try {
+    await beforeMapped(r.pid);
+    p.mapped();
+    await p.ready(timeoutMs);
+    return p;
+  } catch (e) {
+    await p.destroy();
+    if (p.consoleMaster !== undefined) closeQuietly(p.consoleMaster);
+    throw e;
+  }
+}
+
+export type ContainerStatus = "created" | "running" | "stopped";
+
+export class Container {
+  readonly id: string;
+  readonly bundle: string;
+  readonly spec: Spec;
+  readonly init: ContainerProcess;
+  readonly warnings: readonly string[];
+  private readonly cgroup: CgroupPlacement | undefined;
+  private readonly execs = new Set<ContainerProcess>();
+  private started = false;
+  private deleted = false;
+
+  private constructor(opts: CreateOptions, init: ContainerProcess, warnings: string[]) {
+    this.id = opts.id;
+    this.bundle = opts.bundle;
+    this.spec = opts.spec;
+    this.init = init;
+    this.cgroup = opts.cgroup;
+    this.warnings = warnings;
+  }
+
+  get consoleMaster(): number | undefined {
+    return this.init.consoleMaster;
+  }
+
+  get status(): ContainerStatus {
+    if (!this.init.running) return "stopped";
+    return this.started ? "running" : "created";
+  }
+
+  /** Creates the container: its init exists in all its namespaces and its cgroup,
+   * set up and blocked before execve. On failure nothing is left behind. */
+  static async create(opts: CreateOptions): Promise<Container> {
+    const planOpts: ContainerPlanOptions = {
+      stdio: opts.stdio,
+      terminal: opts.terminal,
+      preserveFds: opts.preserveFds,
+      cgroupDir: opts.cgroup?.unifiedDir() ?? null,
+    };
+    if (opts.rootfsPlan === false) planOpts.rootfsPlan = false;
+    let built: ReturnType<typeof buildContainerPlan>;
+    try {
+      built = buildContainerPlan(opts.spec, opts.bundle, planOpts);
+    } catch (e) {
+      throw e instanceof Error ? e : new ContainerError(String(e));
+    }
+    const { plan, parent } = built;
+    const init = await spawnProcess(
+      plan,
+      SPAWN_INIT,
+      async (pid) => {
+        // Order matters: setgroups policy and gid_map before uid_map is what the kernel accepts.
+        if (parent.gidMap !== null) writeProc(pid, "gid_map", parent.gidMap);
+        if (parent.uidMap !== null) writeProc(pid, "uid_map", parent.uidMap);
+        if (parent.oomScoreAdj !== undefined) writeProc(pid, "oom_score_adj", String(parent.oomScoreAdj));
+        if (opts.cgroup !== undefined) await opts.cgroup.enter(pid);
+      },
+      opts.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT,
+    );
+    return new Container(opts, init, parent.warnings);
+  }
+
+  /** Lets the init execve its program. */
+  async start(): Promise<void> {
+    if (this.deleted) throw new ContainerError(`container ${this.id} is deleted`);
+    if (this.started) throw new ContainerError(`container ${this.id} is already started`);
+    this.started = true;
+    await this.init.start();
+  }
+
+  /** Signals the init, or with all every process of the container. */
+  async kill(signal: number, opts: { all?: boolean } = {}): Promise<void> {
+    if (opts.all && this.cgroup?.kill !== undefined) {
+      await this.cgroup.kill(signal);
+      return;
+    }
+    if (opts.all) for (const p of this.execs) if (p.running) p.kill(signal);
+    this.init.kill(signal);
+  }
+
+  /** Runs a new process inside the running container (create + start in one). */
+  async exec(proc: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
+    const p = await this.execCreate(proc, opts);
+    try {
+      await p.start();
+    } catch (e) {
+      await p.destroy();
+      throw e;
+    }
+    return p;
+  }
+
+  /** The exec'd process, set up and blocked before execve; call start() on it. */
+  async execCreate(proc: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
+    if (!this.init.running) throw new ContainerError(`container ${this.id} is not running`);
+    const { plan } = buildExecPlan(this.spec, this.init.pid, proc, {
+      stdio: opts.stdio,
+      terminal: opts.terminal,
+      preserveFds: opts.preserveFds,
+      cgroupDir: this.cgroup?.unifiedDir() ?? null,
+    });
+    const p = await spawnProcess(
+      plan,
+      SPAWN_EXEC,
+      async (pid) => {
+        if (proc.oomScoreAdj !== undefined) writeProc(pid, "oom_score_adj", String(proc.oomScoreAdj));
+        if (this.cgroup !== undefined) await this.cgroup.enter(pid);
+      },
+      DEFAULT_SETUP_TIMEOUT,
+    );
+    this.execs.add(p);
+    void p.wait().then(() => {
+      p.release();
+      this.execs.delete(p);
+    });
+    return p;
+  }
+
+  /** Kills what remains, waits for it through the reaper, removes the cgroup, releases fds. */
+  async delete(): Promise<void> {
+    if (this.deleted) return;
+    this.deleted = true;
+    if (this.cgroup?.kill !== undefined && this.init.running) {
+      try {
+        await this.cgroup.kill(SIGKILL);
+      } catch {
+        // the pidfd kill below still reaches the init
+      }
+    }
+    await Promise.all([...this.execs].map((p) => p.destroy()));
+    await this.init.destroy();
+    if (this.init.consoleMaster !== undefined) {
+      closeQuietly(this.init.consoleMaster);
+      this.init.consoleMaster = undefined;
+    }
+    if (this.cgroup !== undefined) await this.cgroup.destroy();
+  }
+}
+
+function writeProc(pid: number, file: string, text: string): void {
+  try {
+    writeFileSync(`/proc/${pid}/${file}`, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "EIO";
+    throw new ContainerError(`write ${JSON.stringify(`/proc/${pid}/${file}`)}: ${code}`);
+  }
+}
