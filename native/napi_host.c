@@ -1,9 +1,10 @@
-/* Node-API glue for the shim's host-side mounts (the rootfs containerd sends with Create). */
+/* Node-API glue for the shim's host side: rootfs mounts from Create, console resize. */
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host_mount.h"
+#include "host_pty.h"
 #include "napi_util.h"
 
 static napi_value js_mount(napi_env env, napi_callback_info info) {
@@ -52,10 +53,27 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_pty_resize(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd = -1, rows = 0, cols = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &rows) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &cols) != napi_ok || rows < 0 || rows > 65535 || cols < 0 || cols > 65535) {
+    napi_throw_range_error(env, NULL, "ptyResize(fd, rows, cols): rows and cols must be 0..65535");
+    return NULL;
+  }
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  if (tsshim_host_pty_resize(fd, (unsigned short)rows, (unsigned short)cols, &err) < 0) tsshim_napi_throw(env, &err);
+  return NULL;
+}
+
 napi_status tsshim_napi_host_init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"hostMount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
       {"hostUmount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
+      {"ptyResize", NULL, js_pty_resize, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -1,0 +1,26 @@
+// Typed loader of the shim's host-side native helpers (native/napi_host.c).
+import { createRequire } from "node:module";
+import { addonPath } from "../oci/native-proc.js";
+
+export interface NativeHost {
+  /** mount(2); flags as MS_* bits, data "" for none. Throws a native error naming source and target. */
+  hostMount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2) with MNT_* flags. */
+  hostUmount(target: string, flags: number): void;
+  /** TIOCSWINSZ on a PTY master. */
+  ptyResize(fd: number, rows: number, cols: number): void;
+}
+
+let loaded: NativeHost | undefined;
+
+export function nativeHost(): NativeHost {
+  if (loaded === undefined) {
+    const addon = createRequire(import.meta.url)(addonPath()) as Partial<NativeHost>;
+    for (const k of ["hostMount", "hostUmount", "ptyResize"] as const) {
+      if (typeof addon[k] !== "function")
+        throw new Error(`native addon lacks ${k}: rebuild with npm run build:native`);
+    }
+    loaded = addon as NativeHost;
+  }
+  return loaded;
+}
