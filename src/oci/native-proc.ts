@@ -1,0 +1,115 @@
+// Typed loader for the process half of the native addon (napi_proc.c): plain spawn,
+// pidfds, the reaper's hooks into the libuv loop, peer credentials.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** One reaped child, as the native reaper records it at reap time. */
+export interface NativeExit {
+  pid: number;
+  /** Exit code, or null when a signal killed the process. */
+  code: number | null;
+  /** The terminating signal, or null for a normal exit. */
+  signal: number | null;
+  /** What containerd reports: the exit code, or 128 + signal. */
+  status: number;
+  coreDumped: boolean;
+  /** CLOCK_REALTIME at reap, in nanoseconds. */
+  exitedAt: bigint;
+}
+
+export interface NativeSpawnOptions {
+  /** The program to execve: a path (no PATH search happens natively). */
+  file: string;
+  /** argv including argv[0]. */
+  argv: readonly string[];
+  /** Exactly the child's environment. */
+  envp: readonly string[];
+  cwd?: string;
+  /** fds[i] is the parent fd that becomes child fd i (-1: /dev/null); all others are closed. */
+  fds?: readonly number[];
+  setsid?: boolean;
+  newProcessGroup?: boolean;
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export type ReaperCallback = (exits: NativeExit[], error: NativeError | undefined) => void;
+
+export interface NativeProc {
+  setSubreaper(): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  spawn(opts: NativeSpawnOptions): { pid: number; pidfd: number };
+  closeFd(fd: number): void;
+  /** A close-on-exec pipe: [read end, write end]. */
+  pipe(): [number, number];
+  peerCredentials(fd: number): PeerCredentials;
+  reaperStart(callback: ReaperCallback): void;
+  reaperDrain(): NativeExit[];
+  reaperRef(on: boolean): void;
+}
+
+/** Errors thrown by the native core: code is the errno name (ENOENT). */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  step?: string;
+  syscall?: string;
+  detail?: string;
+  path?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === "string";
+}
+
+const EXPORTS: readonly (keyof NativeProc)[] = [
+  "setSubreaper",
+  "pidfdOpen",
+  "pidfdSendSignal",
+  "spawn",
+  "closeFd",
+  "pipe",
+  "peerCredentials",
+  "reaperStart",
+  "reaperDrain",
+  "reaperRef",
+];
+
+/** The package root: the nearest directory above this module with a package.json
+ * (works from src/oci and from dist/src/oci). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "native"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`tsshim package root not found above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+export function addonPath(): string {
+  return join(packageRoot(), "build", "Release", "tsshim_native.node");
+}
+
+let loaded: NativeProc | undefined;
+
+/** Loads the addon once and checks that it carries every process export. */
+export function nativeProc(): NativeProc {
+  if (loaded !== undefined) return loaded;
+  const path = addonPath();
+  const mod: unknown = createRequire(import.meta.url)(path);
+  if (typeof mod !== "object" || mod === null) throw new Error(`native addon ${path} did not load an object`);
+  const missing = EXPORTS.filter((k) => typeof (mod as Record<string, unknown>)[k] !== "function");
+  if (missing.length > 0) {
+    throw new Error(`native addon ${path} lacks ${missing.join(", ")}: rebuild it with npm run build:native`);
+  }
+  loaded = mod as NativeProc;
+  return loaded;
+}
