@@ -1,0 +1,56 @@
+// The one interface both cgroup versions implement (crun keeps a table of backends the same way).
+// The manager picks a backend for the controllers (v1 or v2) and, in hybrid mode, keeps a second
+// v2 backend for placement and cgroup.kill only.
+
+import type { LinuxResources } from "../spec.js";
+
+export type FreezerState = "thawed" | "freezing" | "frozen";
+
+/**
+ * What applyResources did: the sections it wrote, and the fields that were set but that this
+ * backend does not implement (yet): whole sections ("cpu") or single fields ("memory.swappiness").
+ */
+export interface ResourceReport {
+  applied: (keyof LinuxResources)[];
+  unsupported: string[];
+}
+
+export interface CgroupBackend {
+  readonly version: 1 | 2;
+  /** The container's directory in every hierarchy this backend covers. */
+  dirs(): string[];
+  /** mkdir -p every dir; returns what it created, outermost first. */
+  create(): string[];
+  enter(pid: number): void;
+  procsFiles(): string[];
+  pids(): number[];
+  canFreeze(): boolean;
+  freeze(timeoutMs: number): Promise<void>;
+  thaw(): Promise<void>;
+  freezerState(): FreezerState;
+  /** Kills every process with cgroup.kill if the kernel has it; false when it does not. */
+  killAll(): boolean;
+  applyResources(resources: LinuxResources): ResourceReport;
+}
+
+/** One writer per controller: returns the fields of its section it could not apply. */
+export type ResourceWriter<Ctx> = (ctx: Ctx, resources: LinuxResources) => string[];
+
+export function applyWith<Ctx>(
+  writers: Partial<Record<keyof LinuxResources, ResourceWriter<Ctx>>>,
+  ctx: Ctx,
+  resources: LinuxResources,
+): ResourceReport {
+  const report: ResourceReport = { applied: [], unsupported: [] };
+  for (const k of Object.keys(resources) as (keyof LinuxResources)[]) {
+    if (resources[k] === undefined) continue;
+    const write = writers[k];
+    if (write === undefined) {
+      report.unsupported.push(k);
+      continue;
+    }
+    report.unsupported.push(...write(ctx, resources));
+    report.applied.push(k);
+  }
+  return report;
+}

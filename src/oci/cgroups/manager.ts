@@ -1,0 +1,228 @@
+// The cgroup manager the shim uses for one container: plain file writes, no native code.
+// It picks the backend that owns the controllers (v1 or v2) and, in hybrid mode, also places
+// the container in the unified hierarchy as runc does (that copy gives CLONE_INTO_CGROUP a
+// directory and lets SIGKILL use cgroup.kill).
+
+import { rmdirSync, statSync } from "node:fs";
+import type { LinuxResources } from "../spec.js";
+import type { CgroupBackend, FreezerState, ResourceReport } from "./backend.js";
+import { CgroupError, removeTree, sleep } from "./files.js";
+import { type CgroupLayout, type CgroupMode, detectLayout, ownCgroups } from "./mode.js";
+import { type CgroupPath, hierarchyDir, parseCgroupsPath } from "./path.js";
+import { V1Cgroup } from "./v1.js";
+import { V2Cgroup } from "./v2.js";
+
+export type CgroupState = FreezerState | "absent";
+
+export interface CgroupManagerOptions {
+  /** linux.cgroupsPath from the spec (may be empty or absent). */
+  cgroupsPath?: string | undefined;
+  /** The container id, used when cgroupsPath is empty. */
+  id: string;
+  /** Defaults to the host's layout from /proc/self/mountinfo. */
+  layout?: CgroupLayout;
+  /** The shim's own cgroups (for relative paths); defaults to /proc/self/cgroup. */
+  own?: Map<string, string>;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+
+export class CgroupManager {
+  readonly mode: CgroupMode;
+  readonly path: CgroupPath;
+  /** The backend holding the controllers: v1 hierarchies, or the v2 cgroup. */
+  private readonly controllers: CgroupBackend;
+  /** Hybrid only: the same path in the unified hierarchy, for placement and cgroup.kill. */
+  private readonly placement: V2Cgroup | undefined;
+  private created: string[] = [];
+
+  constructor(opts: CgroupManagerOptions) {
+    const layout = opts.layout ?? detectLayout();
+    const own = opts.own ?? ownCgroups();
+    this.mode = layout.mode;
+    this.path = parseCgroupsPath(opts.cgroupsPath, opts.id);
+    const unifiedDir =
+      layout.unified &&
+      hierarchyDir(layout.unified.mountpoint, layout.unified.root, own.get("") ?? "/", this.path);
+    if (layout.mode === "v2") {
+      if (!layout.unified || unifiedDir === undefined) throw new CgroupError("no cgroup2 mount", "");
+      this.controllers = new V2Cgroup(layout.unified.mountpoint, unifiedDir);
+      this.placement = undefined;
+    } else {
+      this.controllers = new V1Cgroup(
+        layout.v1.map((h) => ({
+          hierarchy: h,
+          dir: hierarchyDir(h.mountpoint, h.root, own.get(h.controllers[0] ?? "") ?? "/", this.path),
+        })),
+      );
+      this.placement =
+        layout.mode === "hybrid" && layout.unified && unifiedDir !== undefined
+          ? new V2Cgroup(layout.unified.mountpoint, unifiedDir, false)
+          : undefined;
+    }
+  }
+
+  private backends(): CgroupBackend[] {
+    return this.placement ? [this.controllers, this.placement] : [this.controllers];
+  }
+
+  /** Every directory of this container, one per hierarchy. */
+  dirs(): string[] {
+    return this.backends().flatMap((b) => b.dirs());
+  }
+
+  /** Creates the container's cgroup in every hierarchy (mkdir -p, controllers enabled on v2). */
+  create(): void {
+    for (const b of this.backends()) this.created.push(...b.create());
+  }
+
+  /** Directories create() made that did not exist before, outermost first. */
+  createdDirs(): readonly string[] {
+    return this.created;
+  }
+
+  /** Moves pid (and its threads) into the container's cgroup in every hierarchy. */
+  enter(pid: number): void {
+    for (const b of this.backends()) b.enter(pid);
+  }
+
+  /** Every cgroup.procs file a process must be written to (for a native core that joins itself). */
+  procsPaths(): string[] {
+    return this.backends().flatMap((b) => b.procsFiles());
+  }
+
+  /** The cgroup v2 directory (for CLONE_INTO_CGROUP), or undefined on a pure v1 host. */
+  unifiedDir(): string | undefined {
+    if (this.controllers instanceof V2Cgroup) return this.controllers.dir;
+    return this.placement?.dir;
+  }
+
+  pids(): number[] {
+    return this.controllers.pids();
+  }
+
+  private freezer(): CgroupBackend {
+    if (this.controllers.canFreeze()) return this.controllers;
+    if (this.placement?.canFreeze()) return this.placement;
+    throw new CgroupError("no freezer: neither the v1 freezer controller nor cgroup.freeze is available", "");
+  }
+
+  /** Freezes every process, resolving once the kernel reports the cgroup really frozen. */
+  async freeze(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    await this.freezer().freeze(timeoutMs);
+  }
+
+  async thaw(): Promise<void> {
+    await this.freezer().thaw();
+  }
+
+  state(): CgroupState {
+    if (!this.dirs().every((d) => existsDir(d))) return "absent";
+    return this.freezer().freezerState();
+  }
+
+  /**
+   * Sends signal to every process in the cgroup. SIGKILL uses cgroup.kill where the kernel has
+   * it; otherwise the cgroup is frozen while pids are listed and signalled (so none forks past
+   * the list), and SIGKILL is repeated until the cgroup is empty or timeoutMs passes.
+   */
+  async kill(signal: NodeJS.Signals | number = "SIGKILL", timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    const isKill = signal === "SIGKILL" || signal === 9;
+    const deadline = Date.now() + timeoutMs;
+    if (isKill && this.backends().some((b) => b.version === 2 && b.killAll())) {
+      await this.waitEmpty(deadline);
+      return;
+    }
+    for (;;) {
+      await this.signalOnce(signal);
+      if (!isKill) return;
+      try {
+        await this.waitEmpty(Math.min(deadline, Date.now() + 100));
+        return;
+      } catch (e) {
+        if (Date.now() >= deadline) throw e;
+      }
+    }
+  }
+
+  private async signalOnce(signal: NodeJS.Signals | number): Promise<void> {
+    // A v1-frozen task acts on SIGKILL only once thawed, so a kill always ends thawed.
+    const isKill = signal === "SIGKILL" || signal === 9;
+    let thawAfter = false;
+    try {
+      const state = this.state();
+      if (state === "thawed") await this.freeze(1000);
+      thawAfter = state === "thawed" || isKill;
+    } catch {
+      // Signal without the freezer rather than not at all.
+    }
+    try {
+      for (const pid of this.pids()) {
+        try {
+          process.kill(pid, signal);
+        } catch (e) {
+          if (!(e instanceof Error && "code" in e && e.code === "ESRCH")) throw e;
+        }
+      }
+    } finally {
+      if (thawAfter) await this.thaw();
+    }
+  }
+
+  private async waitEmpty(deadline: number): Promise<void> {
+    let delay = 1;
+    for (;;) {
+      const left = this.pids();
+      if (left.length === 0) return;
+      if (Date.now() >= deadline) {
+        throw new CgroupError(`cgroup still has pids ${left.join(", ")} after kill`, this.dirs()[0] ?? "");
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 20);
+    }
+  }
+
+  /**
+   * Removes the container's cgroup in every hierarchy, deepest first, retrying while exiting
+   * tasks drain. It kills nothing: call kill() first. Parents that create() made are removed
+   * too when they are empty (another container may still use them).
+   */
+  async destroy(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let first: unknown;
+    for (const d of this.dirs()) {
+      try {
+        await removeTree(d, deadline);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first !== undefined) throw first;
+    const leaves = new Set(this.dirs());
+    for (const d of [...this.created].reverse()) {
+      if (leaves.has(d)) continue;
+      try {
+        rmdirSync(d);
+      } catch {
+        // Not empty or already gone: it is shared, or someone else removed it.
+      }
+    }
+    this.created = [];
+  }
+
+  /**
+   * Writes linux.resources to the cgroup files (one writer per controller). Sections this
+   * version does not implement yet are listed in the report's `unsupported`, not ignored silently.
+   */
+  applyResources(resources: LinuxResources): ResourceReport {
+    return this.controllers.applyResources(resources);
+  }
+}
+
+function existsDir(d: string): boolean {
+  try {
+    return statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,149 @@
+// cgroup v1: the container has one directory in every mounted v1 hierarchy (controllers and
+// named ones such as name=systemd). Limits go to the hierarchy that owns each controller.
+
+import { dirname, join } from "node:path";
+import type { LinuxResources } from "../spec.js";
+import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
+import { CgroupError, exists, mkdirs, readFile, readPids, sleep, writeFile } from "./files.js";
+import type { V1Hierarchy } from "./mode.js";
+
+export interface V1Dir {
+  hierarchy: V1Hierarchy;
+  dir: string;
+}
+
+export class V1Cgroup implements CgroupBackend {
+  readonly version = 1;
+  constructor(private readonly entries: V1Dir[]) {}
+
+  dirs(): string[] {
+    return this.entries.map((e) => e.dir);
+  }
+
+  /** The container's directory for one controller, or undefined when it is not mounted. */
+  dirOf(controller: string): string | undefined {
+    return this.entries.find((e) => e.hierarchy.controllers.includes(controller))?.dir;
+  }
+
+  create(): string[] {
+    const made: string[] = [];
+    for (const e of this.entries) {
+      const created = mkdirs(e.dir);
+      // A new cpuset cgroup starts with no cpus and mems, and no task can join it until they
+      // are copied down from the parent.
+      if (e.hierarchy.controllers.includes("cpuset")) for (const d of created) inheritCpuset(d);
+      made.push(...created);
+    }
+    return made;
+  }
+
+  enter(pid: number): void {
+    for (const f of this.procsFiles()) writeFile(f, String(pid));
+  }
+
+  procsFiles(): string[] {
+    return this.dirs().map((d) => join(d, "cgroup.procs"));
+  }
+
+  pids(): number[] {
+    // Every hierarchy holds the same processes; read the one most likely present.
+    const dir = this.dirOf("pids") ?? this.dirOf("freezer") ?? this.entries[0]?.dir;
+    return dir === undefined ? [] : readPids(join(dir, "cgroup.procs"));
+  }
+
+  canFreeze(): boolean {
+    return this.dirOf("freezer") !== undefined;
+  }
+
+  private freezerFile(): string {
+    const dir = this.dirOf("freezer");
+    if (dir === undefined) throw new CgroupError("the v1 freezer controller is not mounted", "");
+    return join(dir, "freezer.state");
+  }
+
+  freezerState(): FreezerState {
+    const s = readFile(this.freezerFile()).trim();
+    return s === "FROZEN" ? "frozen" : s === "FREEZING" ? "freezing" : "thawed";
+  }
+
+  async freeze(timeoutMs: number): Promise<void> {
+    const file = this.freezerFile();
+    const deadline = Date.now() + timeoutMs;
+    let delay = 1;
+    for (let i = 0; ; i++) {
+      // Writing FROZEN again nudges tasks that were forking while the first request ran.
+      if (i % 8 === 0) writeFile(file, "FROZEN");
+      if (readFile(file).trim() === "FROZEN") return;
+      if (Date.now() >= deadline) {
+        writeFile(file, "THAWED");
+        throw new CgroupError(`freeze ${JSON.stringify(file)}: still FREEZING after ${timeoutMs} ms`, file);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 10);
+    }
+  }
+
+  async thaw(): Promise<void> {
+    const file = this.freezerFile();
+    writeFile(file, "THAWED");
+    while (readFile(file).trim() !== "THAWED") await sleep(1);
+  }
+
+  killAll(): boolean {
+    return false;
+  }
+
+  applyResources(resources: LinuxResources) {
+    return applyWith(V1_WRITERS, this, resources);
+  }
+}
+
+function inheritCpuset(dir: string): void {
+  for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+    const file = join(dir, f);
+    if (readFile(file).trim() !== "") continue;
+    writeFile(file, readFile(join(dirname(dir), f)).trim());
+  }
+}
+
+function need(cg: V1Cgroup, controller: string): string {
+  const dir = cg.dirOf(controller);
+  if (dir === undefined) throw new CgroupError(`the v1 ${controller} controller is not mounted`, "");
+  return dir;
+}
+
+// OCI: a pids limit of 0 or below means no limit.
+const pids: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const limit = r.pids?.limit ?? 0;
+  writeFile(join(need(cg, "pids"), "pids.max"), limit > 0 ? String(limit) : "max");
+  return [];
+};
+
+const memory: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const m = r.memory ?? {};
+  const dir = need(cg, "memory");
+  const set = (file: string, v: number | undefined) => {
+    if (v !== undefined && v !== 0) writeFile(join(dir, file), String(v));
+  };
+  // memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: when the swap limit
+  // grows, raise it first; when it shrinks, lower the memory limit first.
+  const swapFile = join(dir, "memory.memsw.limit_in_bytes");
+  if (m.swap !== undefined && m.swap !== 0 && exists(dir)) {
+    const current = Number(readFile(swapFile).trim());
+    if (m.swap === -1 || m.swap > current) {
+      set("memory.memsw.limit_in_bytes", m.swap);
+      set("memory.limit_in_bytes", m.limit);
+    } else {
+      set("memory.limit_in_bytes", m.limit);
+      set("memory.memsw.limit_in_bytes", m.swap);
+    }
+  } else set("memory.limit_in_bytes", m.limit);
+  set("memory.soft_limit_in_bytes", m.reservation);
+  if (m.swappiness !== undefined) writeFile(join(dir, "memory.swappiness"), String(m.swappiness));
+  if (m.disableOOMKiller === true) writeFile(join(dir, "memory.oom_control"), "1");
+  // kernel/kernelTCP are deprecated and ignored, as runc does.
+  return [];
+};
+
+// cpu, cpuset, blockIO, hugepageLimits, network, rdma and devices drop in here (issue 5).
+const V1_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<V1Cgroup>>> = { pids, memory };

@@ -1,0 +1,174 @@
+// cgroup v2: one directory in the unified hierarchy. Controllers must be enabled in every
+// ancestor's cgroup.subtree_control for their files to appear in the container's directory.
+
+import { existsSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import type { LinuxResources } from "../spec.js";
+import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
+import { CgroupError, mkdirs, readFile, readPids, sleep, writeFile } from "./files.js";
+
+export class V2Cgroup implements CgroupBackend {
+  readonly version = 2;
+  /**
+   * @param mountpoint where the unified hierarchy is mounted
+   * @param dir the container's directory under it
+   * @param enableControllers false for hybrid placement, where controllers live in v1
+   */
+  constructor(
+    readonly mountpoint: string,
+    readonly dir: string,
+    private readonly enableControllers = true,
+  ) {}
+
+  dirs(): string[] {
+    return [this.dir];
+  }
+
+  create(): string[] {
+    const rel = relative(this.mountpoint, this.dir);
+    if (rel === "" || rel.startsWith("..")) {
+      throw new CgroupError(`cgroup ${JSON.stringify(this.dir)} is not below ${this.mountpoint}`, this.dir);
+    }
+    const made = mkdirs(this.dir);
+    if (this.enableControllers) {
+      // From the hierarchy root down to the container's parent.
+      let cur = this.mountpoint;
+      for (const part of rel.split("/").slice(0, -1)) {
+        enableAll(cur);
+        cur = join(cur, part);
+      }
+      enableAll(cur);
+    }
+    return made;
+  }
+
+  enter(pid: number): void {
+    writeFile(join(this.dir, "cgroup.procs"), String(pid));
+  }
+
+  procsFiles(): string[] {
+    return [join(this.dir, "cgroup.procs")];
+  }
+
+  pids(): number[] {
+    return readPids(join(this.dir, "cgroup.procs"));
+  }
+
+  canFreeze(): boolean {
+    return existsSync(join(this.dir, "cgroup.freeze"));
+  }
+
+  private frozen(): boolean {
+    return /^frozen 1$/m.test(readFile(join(this.dir, "cgroup.events")));
+  }
+
+  freezerState(): FreezerState {
+    const requested = readFile(join(this.dir, "cgroup.freeze")).trim() === "1";
+    if (!requested) return "thawed";
+    return this.frozen() ? "frozen" : "freezing";
+  }
+
+  async freeze(timeoutMs: number): Promise<void> {
+    writeFile(join(this.dir, "cgroup.freeze"), "1");
+    const deadline = Date.now() + timeoutMs;
+    let delay = 1;
+    while (!this.frozen()) {
+      if (Date.now() >= deadline) {
+        writeFile(join(this.dir, "cgroup.freeze"), "0");
+        throw new CgroupError(
+          `freeze ${JSON.stringify(this.dir)}: not frozen after ${timeoutMs} ms`,
+          this.dir,
+        );
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 10);
+    }
+  }
+
+  async thaw(): Promise<void> {
+    writeFile(join(this.dir, "cgroup.freeze"), "0");
+    while (this.frozen()) await sleep(1);
+  }
+
+  killAll(): boolean {
+    const file = join(this.dir, "cgroup.kill");
+    if (!existsSync(file)) return false;
+    writeFile(file, "1");
+    return true;
+  }
+
+  applyResources(resources: LinuxResources) {
+    return applyWith(V2_WRITERS, this.dir, resources);
+  }
+}
+
+/** Enables in dir's subtree_control every controller its cgroup.controllers offers. */
+function enableAll(dir: string): void {
+  const available = readFile(join(dir, "cgroup.controllers")).trim().split(/\s+/).filter(Boolean);
+  const enabled = new Set(readFile(join(dir, "cgroup.subtree_control")).trim().split(/\s+/));
+  const missing = available.filter((c) => !enabled.has(c));
+  if (missing.length === 0) return;
+  try {
+    writeFile(join(dir, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" "));
+  } catch {
+    // One by one, so a controller the kernel refuses here (e.g. EBUSY because this cgroup has
+    // processes of its own) does not keep the others off. A limit that needs a refused
+    // controller then fails on its missing file, naming it.
+    for (const c of missing) {
+      try {
+        writeFile(join(dir, "cgroup.subtree_control"), `+${c}`);
+      } catch {}
+    }
+  }
+}
+
+const pids: ResourceWriter<string> = (dir, r) => {
+  const limit = r.pids?.limit ?? 0;
+  writeFile(join(dir, "pids.max"), limit > 0 ? String(limit) : "max");
+  return [];
+};
+
+/** OCI's swap is memory+swap (the v1 memsw meaning); v2's memory.swap.max is swap alone. */
+export function swapMaxV2(limit: number | undefined, swap: number | undefined): string | undefined {
+  if (swap === undefined || swap === 0) return undefined;
+  if (swap === -1) return "max";
+  if (limit === undefined || limit === 0 || limit === -1) {
+    throw new CgroupError("linux.resources.memory.swap needs a memory limit on cgroup v2", "");
+  }
+  if (swap < limit) {
+    throw new CgroupError(`linux.resources.memory.swap ${swap} is below the memory limit ${limit}`, "");
+  }
+  return String(swap - limit);
+}
+
+const memory: ResourceWriter<string> = (dir, r) => {
+  const m = r.memory ?? {};
+  const swap = swapMaxV2(m.limit, m.swap);
+  if (swap !== undefined) writeFile(join(dir, "memory.swap.max"), swap);
+  if (m.limit !== undefined && m.limit !== 0)
+    writeFile(join(dir, "memory.max"), m.limit === -1 ? "max" : String(m.limit));
+  if (m.reservation !== undefined && m.reservation !== 0) {
+    writeFile(join(dir, "memory.low"), m.reservation === -1 ? "max" : String(m.reservation));
+  }
+  // swappiness has no v2 file; disableOOMKiller has no v2 equivalent.
+  const unsupported: string[] = [];
+  if (m.swappiness !== undefined) unsupported.push("memory.swappiness");
+  if (m.disableOOMKiller === true) unsupported.push("memory.disableOOMKiller");
+  return unsupported;
+};
+
+const unified: ResourceWriter<string> = (dir, r) => {
+  for (const [file, value] of Object.entries(r.unified ?? {})) {
+    if (file.includes("/") || dirname(join(dir, file)) !== dir) {
+      throw new CgroupError(
+        `linux.resources.unified: ${JSON.stringify(file)} is not a file of this cgroup`,
+        dir,
+      );
+    }
+    writeFile(join(dir, file), value);
+  }
+  return [];
+};
+
+// cpu, cpuset, io, hugetlb, rdma and the devices BPF program drop in here (issue 5).
+const V2_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<string>>> = { pids, memory, unified };
