@@ -360,19 +360,22 @@ function generate(sections: readonly Section[], defaultRet: number, enosysStub: 
     }
     p.place(afterAbi);
 
-    if (enosysStub && s.max.size > 0) {
-      if (s.max.size === 1) {
-        const max = [...s.max.values()][0]!;
-        p.jump(BPF_JGT, max, enosys, tree);
-      } else {
+    if (enosysStub) {
+      const stub = (token: string) => {
+        const max = s.max.get(token);
+        if (max === undefined) p.goto(tree);
+        else p.jump(BPF_JGT, max, enosys, tree);
+      };
+      if (s.tables.length === 1) stub(s.tables[0]!.token);
+      else {
         // x86_64 and x32 together: each ABI has its own newest syscall.
         const isX32 = p.label();
         const isX64 = p.label();
         p.jump(BPF_JSET, X32_SYSCALL_BIT, isX32, isX64);
         p.place(isX32);
-        p.jump(BPF_JGT, s.max.get("SCMP_ARCH_X32") ?? X32_SYSCALL_BIT - 1, enosys, tree);
+        stub("SCMP_ARCH_X32");
         p.place(isX64);
-        p.jump(BPF_JGT, s.max.get("SCMP_ARCH_X86_64") ?? 0, enosys, tree);
+        stub("SCMP_ARCH_X86_64");
       }
     }
     p.place(tree);
