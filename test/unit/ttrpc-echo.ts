@@ -1,15 +1,24 @@
 // Shared by the ttrpc-*.test.ts files: the Echo test service and a server/client pair on a temp socket.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { Echo, type EchoRequest } from "../../src/api/gen/ttrpc/testing/echo_pb.js";
-import { StringListSchema } from "../../src/api/gen/ttrpc/ttrpc_pb.js";
+import {
+  Echo,
+  type EchoRequest,
+  EchoRequestSchema,
+  EchoResponseSchema,
+} from "../../src/api/gen/ttrpc/testing/echo_pb.js";
+import { RequestSchema, ResponseSchema, StringListSchema } from "../../src/api/gen/ttrpc/ttrpc_pb.js";
 import {
   type CallContext,
   Code,
+  encodeFrame,
+  FrameDecoder,
+  MessageType,
   type ServerOptions,
   type ServiceClient,
   type ServiceImpl,
@@ -93,3 +102,105 @@ export async function startPair(options: ServerOptions = {}): Promise<Pair> {
 }
 
 export { Code, Echo, TtrpcError };
+
+export interface RawFrame {
+  streamId: number;
+  type: number;
+  flags: number;
+  data: Buffer;
+}
+
+/** A bare socket speaking frames by hand, for protocol-level tests. */
+export class RawConn {
+  readonly socket: Socket;
+  private readonly frames: RawFrame[] = [];
+  private waiter: ((f: RawFrame | null) => void) | null = null;
+  closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    const decoder = new FrameDecoder({
+      onFrame: (streamId, type, flags, data) => this.deliver({ streamId, type, flags, data }),
+      onOversized: () => {
+        throw new Error("server sent an oversized frame");
+      },
+    });
+    socket.on("data", (c: Buffer) => decoder.push(c));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.closed = true;
+      this.waiter?.(null);
+      this.waiter = null;
+    });
+  }
+
+  static connect(path: string): Promise<RawConn> {
+    return new Promise((resolve, reject) => {
+      const s = createConnection(path);
+      s.once("connect", () => resolve(new RawConn(s)));
+      s.once("error", reject);
+    });
+  }
+
+  private deliver(f: RawFrame): void {
+    const w = this.waiter;
+    if (w !== null) {
+      this.waiter = null;
+      w(f);
+    } else this.frames.push(f);
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next frame from the server, or null if the connection closed first. */
+  next(timeoutMs = 5000): Promise<RawFrame | null> {
+    const f = this.frames.shift();
+    if (f !== undefined) return Promise.resolve(f);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("no frame in time")), timeoutMs);
+      this.waiter = (x) => {
+        clearTimeout(t);
+        resolve(x);
+      };
+    });
+  }
+
+  /** The next frame, which must be a Response; returns its status (OK when none). */
+  async nextStatus(): Promise<{ streamId: number; code: number; message: string; payload: Uint8Array }> {
+    const f = await this.next();
+    if (f === null) throw new Error("connection closed");
+    if (f.type !== MessageType.Response) throw new Error(`expected a response, got type ${f.type}`);
+    const res = fromBinary(ResponseSchema, f.data);
+    return {
+      streamId: f.streamId,
+      code: res.status?.code ?? 0,
+      message: res.status?.message ?? "",
+      payload: res.payload,
+    };
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A request frame built with the generated schema (independent of the library's own encoder). */
+export function requestFrame(
+  streamId: number,
+  init: { service: string; method: string; payload?: Uint8Array; timeoutNano?: bigint },
+  flags = 0,
+): Buffer {
+  const body = toBinary(RequestSchema, create(RequestSchema, init));
+  return encodeFrame(streamId, MessageType.Request, flags, body);
+}
+
+export function echoPayload(init: { text?: string; delayMs?: number; failCode?: number }): Uint8Array {
+  return toBinary(EchoRequestSchema, create(EchoRequestSchema, init));
+}
+
+export function echoText(payload: Uint8Array): string {
+  return fromBinary(EchoResponseSchema, payload).text;
+}
