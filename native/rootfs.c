@@ -60,11 +60,19 @@ static int enter_root(const struct tsshim_rootfs_plan *plan, int rootfd, struct 
   } else {
     /* pivot_root(".", ".") stacks the old root on top of the new one, so no directory is
      * needed for it; the old root is then made a slave (its unmount must not propagate to
-     * the host) and detached. */
-    if (syscall(SYS_pivot_root, ".", ".") < 0) return tsshim_error_errno(err, "pivot_root", "pivot_root", "", plan->rootfs);
-    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) {
-      return tsshim_error_errno(err, "pivot_root", "mount", "old root", "/");
+     * the host) and detached. The slave pass goes through an fd of the old root: a
+     * mount(2) on "." would resolve to the new root below it and undo the propagation
+     * each container mount asked for. */
+    int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (oldroot < 0) return tsshim_error_errno(err, "pivot_root", "open", "old root", "/");
+    if (syscall(SYS_pivot_root, ".", ".") < 0) {
+      return fail_close(oldroot, err, "pivot_root", "pivot_root", "", plan->rootfs);
     }
+    struct mount_attr slave = {.attr_set = 0, .attr_clr = 0, .propagation = MS_SLAVE, .userns_fd = 0};
+    if (syscall(SYS_mount_setattr, oldroot, "", AT_EMPTY_PATH | AT_RECURSIVE, &slave, sizeof slave) < 0) {
+      return fail_close(oldroot, err, "pivot_root", "mount_setattr", "old root", "/");
+    }
+    close(oldroot);
     if (umount2(".", MNT_DETACH) < 0) return tsshim_error_errno(err, "pivot_root", "umount2", "old root", "/");
   }
   if (chdir("/") < 0) return tsshim_error_errno(err, "pivot_root", "chdir", "", "/");
@@ -113,8 +121,11 @@ int tsshim_rootfs_mount(const struct tsshim_rootfs_plan *plan, struct tsshim_err
   int r = enter_root(plan, rootfd, err);
   close(rootfd);
   if (r < 0) return -1;
-  /* The propagation asked for applies to the container's own "/" as well. */
-  if (mount(NULL, "/", NULL, prop, NULL) < 0) return tsshim_error_errno(err, "rootfs propagation", "mount", "", "/");
+  /* A shared root propagation makes the container's own "/" shared too. Only "/" itself:
+   * a recursive pass would override the propagation each mount asked for. */
+  if ((prop & MS_SHARED) && mount(NULL, "/", NULL, MS_SHARED, NULL) < 0) {
+    return tsshim_error_errno(err, "rootfs propagation", "mount", "shared", "/");
+  }
   return 0;
 }
 
