@@ -55,6 +55,11 @@ static int fallback_rootfs(const struct tsshim_container_plan *plan, struct tssh
   if (chdir(root) < 0) return tsshim_error_errno(err, "rootfs", "chdir", NULL, root);
   if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     return tsshim_error_errno(err, "mount", "mount", "proc", "/proc");
+  /* Best effort: a PTY needs a devpts; the busybox test rootfs has dev/pts. */
+  struct stat st;
+  if (stat("dev/pts", &st) == 0 &&
+      mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+    return tsshim_error_errno(err, "mount", "mount", "devpts", "/dev/pts");
   if (syscall(SYS_pivot_root, ".", ".") < 0) return tsshim_error_errno(err, "rootfs", "pivot_root", NULL, root);
   if (umount2(".", MNT_DETACH) < 0) return tsshim_error_errno(err, "rootfs", "umount2", "old root", "/");
   if (chdir("/") < 0) return tsshim_error_errno(err, "rootfs", "chdir", NULL, "/");

@@ -542,68 +542,12 @@ static napi_value js_pidfd_signal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* TEMPORARY until src/oci/reaper.ts lands: waitid on one pidfd on the libuv pool. */
-struct wait_work {
-  napi_async_work work;
-  napi_deferred deferred;
-  int pidfd, rc, saved_errno;
-  siginfo_t si;
-};
-
-static void wait_execute(napi_env env, void *data) {
-  struct wait_work *w = data;
-  do w->rc = waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &w->si, WEXITED);
-  while (w->rc < 0 && errno == EINTR);
-  w->saved_errno = errno;
-}
-
-static void wait_complete(napi_env env, napi_status status, void *data) {
-  struct wait_work *w = data;
-  napi_value obj;
-  napi_create_object(env, &obj);
-  if (w->rc < 0) {
-    set_int(env, obj, "code", -1);
-    set_int(env, obj, "signal", 0);
-    set_int(env, obj, "errno", w->saved_errno);
-  } else if (w->si.si_code == CLD_EXITED) {
-    set_int(env, obj, "code", w->si.si_status);
-    set_int(env, obj, "signal", 0);
-  } else {
-    set_int(env, obj, "code", -1);
-    set_int(env, obj, "signal", w->si.si_status);
-  }
-  napi_resolve_deferred(env, w->deferred, obj);
-  napi_delete_async_work(env, w->work);
-  free(w);
-}
-
-static napi_value js_wait_pidfd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t pidfd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_int32(env, argv[0], &pidfd) != napi_ok) {
-    napi_throw_type_error(env, "ERR_TSSHIM_ARG", "containerWaitPidfd(pidfd)");
-    return NULL;
-  }
-  struct wait_work *w = calloc(1, sizeof *w);
-  if (w == NULL) return NULL;
-  w->pidfd = pidfd;
-  napi_value promise, name;
-  napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "tsshim.waitPidfd", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, wait_execute, wait_complete, w, &w->work);
-  napi_queue_async_work(env, w->work);
-  return promise;
-}
-
 napi_status tsshim_napi_container_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"containerSpawn", NULL, js_spawn, NULL, NULL, NULL, napi_default, NULL},
       {"containerSyncSend", NULL, js_sync_send, NULL, NULL, NULL, napi_default, NULL},
       {"containerSyncRecv", NULL, js_sync_recv, NULL, NULL, NULL, napi_default, NULL},
       {"containerPidfdSignal", NULL, js_pidfd_signal, NULL, NULL, NULL, napi_default, NULL},
-      {"containerWaitPidfd", NULL, js_wait_pidfd, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -16,6 +16,8 @@
 int tsshim_pty_setup(const struct tsshim_process_plan *p, int *master_out, struct tsshim_error *err) {
   *master_out = -1;
   int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  /* A /dev without the ptmx link still has the devpts instance's own node. */
+  if (m < 0 && errno == ENOENT) m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0) return tsshim_error_errno(err, "terminal", "open", "ptmx", "/dev/ptmx");
   int unlock = 0;
   if (ioctl(m, TIOCSPTLCK, &unlock) < 0) {

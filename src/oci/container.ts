@@ -3,12 +3,14 @@
 // the plan of container-plan.ts; every exit goes through the reaper.
 
 import { closeSync, writeFileSync } from "node:fs";
-import { type ExitStatus, exitWatcher } from "./container-exit.js";
+import { CgroupManager } from "./cgroups/index.js";
+import { type ExitStatus, watchExit } from "./container-exit.js";
 import {
   buildContainerPlan,
   buildExecPlan,
   type ContainerPlanOptions,
   type NativeContainerPlan,
+  type ParentSteps,
   type StdioFds,
 } from "./container-plan.js";
 import { ContainerError, fromNativeRecord, fromNativeThrow, type NativeErrorRecord } from "./errors.js";
@@ -36,7 +38,10 @@ export interface CreateOptions {
   stdio?: StdioFds | undefined;
   /** Overrides spec.process.terminal. */
   terminal?: boolean | undefined;
+  /** Placement given by the caller; otherwise a CgroupManager is made when a cgroups path is set. */
   cgroup?: CgroupPlacement | undefined;
+  /** Overrides spec.linux.cgroupsPath. */
+  cgroupsPath?: string | undefined;
   preserveFds?: number | undefined;
   /** false: the minimal built-in rootfs setup instead of the rootfs plan. */
   rootfsPlan?: boolean;
@@ -186,14 +191,13 @@ async function spawnProcess(
   beforeMapped: (pid: number) => void | Promise<void>,
   timeoutMs: number,
 ): Promise<ContainerProcess> {
-  const watch = await exitWatcher();
   let r: { pid: number; pidfd: number; sock: number };
   try {
     r = nativeContainer().containerSpawn(plan, kind);
   } catch (e) {
     throw fromNativeThrow(e);
   }
-  const p = new ContainerProcess(r.pid, r.pidfd, r.sock, watch(r.pid));
+  const p = new ContainerProcess(r.pid, r.pidfd, r.sock, watchExit(r.pid, r.pidfd));
   try {
     await beforeMapped(r.pid);
     p.mapped();
@@ -244,17 +248,37 @@ export class Container {
       stdio: opts.stdio,
       terminal: opts.terminal,
       preserveFds: opts.preserveFds,
-      cgroupDir: opts.cgroup?.unifiedDir() ?? null,
     };
     if (opts.rootfsPlan === false) planOpts.rootfsPlan = false;
-    let built: ReturnType<typeof buildContainerPlan>;
-    try {
-      built = buildContainerPlan(opts.spec, opts.bundle, planOpts);
-    } catch (e) {
-      throw e instanceof Error ? e : new ContainerError(String(e));
+    // Everything is parsed before anything is created (rule 7).
+    const { plan, parent } = buildContainerPlan(opts.spec, opts.bundle, planOpts);
+    let cgroup = opts.cgroup;
+    let ownCgroup = false;
+    const cgroupsPath = opts.cgroupsPath ?? opts.spec.linux?.cgroupsPath;
+    if (cgroup === undefined && cgroupsPath !== undefined && cgroupsPath !== "") {
+      const m = new CgroupManager({ cgroupsPath, id: opts.id });
+      m.create();
+      cgroup = m;
+      ownCgroup = true;
     }
-    const { plan, parent } = built;
-    const init = await spawnProcess(
+    plan.cgroupDir = cgroup?.unifiedDir() ?? null;
+    const cg = cgroup;
+    try {
+      const init = await Container.spawnInit(opts, plan, parent, cg);
+      return new Container({ ...opts, cgroup: cg }, init, parent.warnings);
+    } catch (e) {
+      if (ownCgroup && cg !== undefined) await cg.destroy();
+      throw e;
+    }
+  }
+
+  private static spawnInit(
+    opts: CreateOptions,
+    plan: NativeContainerPlan,
+    parent: ParentSteps,
+    cgroup: CgroupPlacement | undefined,
+  ): Promise<ContainerProcess> {
+    return spawnProcess(
       plan,
       SPAWN_INIT,
       async (pid) => {
@@ -262,11 +286,10 @@ export class Container {
         if (parent.gidMap !== null) writeProc(pid, "gid_map", parent.gidMap);
         if (parent.uidMap !== null) writeProc(pid, "uid_map", parent.uidMap);
         if (parent.oomScoreAdj !== undefined) writeProc(pid, "oom_score_adj", String(parent.oomScoreAdj));
-        if (opts.cgroup !== undefined) await opts.cgroup.enter(pid);
+        if (cgroup !== undefined) await cgroup.enter(pid);
       },
       opts.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT,
     );
-    return new Container(opts, init, parent.warnings);
   }
 
   /** Lets the init execve its program. */

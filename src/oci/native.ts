@@ -26,19 +26,12 @@ export interface SyncMessage {
   error?: unknown;
 }
 
-export interface WaitResult {
-  code: number;
-  signal: number;
-}
-
 export interface NativeContainer {
   /** Clones the process; it blocks until SYNC.MAPPED. Throws an Error with `.native`. */
   containerSpawn(plan: NativeContainerPlan, kind: number): SpawnResult;
   containerSyncSend(sock: number, type: number): void;
   containerSyncRecv(sock: number, timeoutMs: number): Promise<SyncMessage>;
   containerPidfdSignal(pidfd: number, signal: number): void;
-  /** TEMPORARY until src/oci/reaper.ts lands: waitid(P_PIDFD) on the libuv pool. */
-  containerWaitPidfd(pidfd: number): Promise<WaitResult>;
 }
 
 const EXPORTS: readonly (keyof NativeContainer)[] = [
@@ -46,7 +39,6 @@ const EXPORTS: readonly (keyof NativeContainer)[] = [
   "containerSyncSend",
   "containerSyncRecv",
   "containerPidfdSignal",
-  "containerWaitPidfd",
 ];
 
 function packageRoot(): string {
