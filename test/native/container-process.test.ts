@@ -75,7 +75,7 @@ test("rlimits: ulimit -n / -c / -s", async () => {
   spec.process!.rlimits = [
     { type: "RLIMIT_NOFILE", soft: 512, hard: 777 },
     { type: "RLIMIT_CORE", soft: 0, hard: 0 },
-    { type: "RLIMIT_STACK", soft: 4096 * 1024, hard: 18446744073709551615 },
+    { type: "RLIMIT_STACK", soft: 4096 * 1024, hard: JSON.parse("18446744073709551615") as number },
   ];
   const r = await runContainer(bundle, spec);
   assert.equal(r.stdout, "512\n777\n0\n4096\n");
