@@ -208,8 +208,8 @@ export class TtrpcServer {
   }
 }
 
-/** The fd under a net.Socket (libuv's handle); -1 when it cannot be seen. */
-export function socketFd(socket: Socket): number {
+/** The fd under a net.Socket or net.Server (libuv's handle); -1 when it cannot be seen. */
+export function socketFd(socket: Socket | Server): number {
   const handle: unknown = (socket as unknown as { _handle?: unknown })._handle;
   if (typeof handle === "object" && handle !== null && "fd" in handle) {
     const fd = (handle as { fd: unknown }).fd;
