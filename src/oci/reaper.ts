@@ -149,10 +149,13 @@ export class Reaper {
   }
 
   /** Announces a pid the shim created and will watch: its exit is kept until claimed and
-   * never counted as an orphan. Call it right after creating the process. */
-  expect(pid: number): void {
+   * never counted as an orphan. Call it right after creating the process; pass its
+   * pidfd when there is one. */
+  expect(pid: number, pidfd?: number): void {
+    const alive = pidfd !== undefined ? this.#pidfdAlive(pidfd) : this.#pidAlive(pid);
+    if (!alive) return; // Already reaped: the stored exit is this process's, keep it for watch().
     this.#expected.add(pid);
-    // A new process owns the pid now: an older exit under it is stale.
+    // The new process owns the pid now: an older exit stored under it is stale.
     this.#unclaimed.delete(pid);
     this.#recent.delete(pid);
   }
@@ -199,7 +202,7 @@ export class Reaper {
       ...(opts.setsid !== undefined ? { setsid: opts.setsid } : {}),
       ...(opts.newProcessGroup !== undefined ? { newProcessGroup: opts.newProcessGroup } : {}),
     });
-    this.expect(pid);
+    this.expect(pid, pidfd);
     return new SpawnedProcess(this.#native, pid, pidfd, this.watch(pid, { pidfd }));
   }
 

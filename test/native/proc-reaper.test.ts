@@ -56,6 +56,17 @@ describe("reaper", () => {
     assert.deepEqual(await reaper.watch(pid), exit);
   });
 
+  it("delivers an exit reaped before expect() and watch() were called", async () => {
+    const native = nativeProc();
+    const { pid, pidfd } = native.spawn({ file: "/bin/sh", argv: ["sh", "-c", "exit 9"], envp: [] });
+    await waitFor(() => !existsProc(pid), 5000);
+    await sleep(50);
+    reaper.expect(pid, pidfd); // late: must not discard the stored exit as stale
+    const exit = await reaper.watch(pid, { pidfd });
+    native.closeFd(pidfd);
+    assert.equal(exit.status, 9);
+  });
+
   it("delivers an exit that happened before watch() even without expect()", async () => {
     const native = nativeProc();
     const { pid, pidfd } = native.spawn({ file: "/bin/sh", argv: ["sh", "-c", "kill -TERM $$"], envp: [] });
