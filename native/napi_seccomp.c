@@ -7,6 +7,8 @@
  * tsshim_seccomp_install and makes the one syscall `nr(args...)`. The child
  * reports the syscall's return value and errno through a pipe; if the filter
  * kills it, `signal` is the terminating signal (SIGSYS) and result/errno are 0.
+ * The filter must allow write(2) and exit_group(2), which the child needs to
+ * report and to leave.
  *
  * Test-only: it blocks the calling thread in waitpid on that one pid, which is
  * fine for a short-lived helper but must never be used by the daemon, where
