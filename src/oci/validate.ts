@@ -18,6 +18,7 @@ import {
   SECCOMP_ARCHITECTURES,
   SECCOMP_FLAGS,
   SECCOMP_OPERATORS,
+  type Process,
   type Spec,
 } from "./spec.js";
 
@@ -874,4 +875,10 @@ export function parseSpec(text: string): Spec {
     throw new SpecError("", `invalid JSON at ${where}: ${reason}`);
   }
   return validateSpec(value);
+}
+
+/** Validates the OCI process of an exec request (containerd sends it as JSON); errors name `process.<field>`. */
+export function validateExecProcess(value: unknown): Process {
+  validateProcess(value, "process");
+  return value as Process;
 }

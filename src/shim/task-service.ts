@@ -1,0 +1,220 @@
+// containerd's Task API (containerd.task.v2.Task, and the same methods as
+// containerd.task.v3.Task) over the containers this shim owns. Each method
+// checks the request, calls one ShimContainer operation and maps every failure
+// to a status once (errors.ts).
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  TaskDeleteSchema,
+  TaskPausedSchema,
+  TaskResumedSchema,
+} from "../api/gen/containerd/events/task_pb.js";
+import { ProcessDetailsSchema } from "../api/gen/containerd/runc/v1/options_pb.js";
+import type { Task } from "../api/gen/containerd/task/v2/shim_pb.js";
+import { Status } from "../api/gen/containerd/v1/types/task_pb.js";
+import { packAny, specTypeUrls, unpackJsonAny } from "../api/typeurl.js";
+import type { LinuxResources } from "../oci/spec.js";
+import { validateExecProcess } from "../oci/validate.js";
+import type { ServiceImpl } from "../ttrpc/service.js";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  toStatusError,
+  unimplemented,
+} from "./errors.js";
+import type { ProcessState } from "./process/state.js";
+import type { TaskProcess } from "./process/task-process.js";
+import { publishEvent } from "./publish.js";
+import { ShimContainer, type ShimContext } from "./shim-container.js";
+
+export const SHIM_VERSION = "tsshim 0.1.0";
+
+const statusOf: Record<ProcessState, Status> = {
+  created: Status.CREATED,
+  running: Status.RUNNING,
+  pausing: Status.PAUSING,
+  paused: Status.PAUSED,
+  stopped: Status.STOPPED,
+  deleted: Status.STOPPED,
+};
+
+function exitedAt(p: TaskProcess): Timestamp | undefined {
+  return p.exit === undefined ? undefined : timestampFromDate(p.exit.exitedAt);
+}
+
+export interface TaskServiceHooks {
+  /** Called when Shutdown finds no container left: the daemon exits. */
+  onShutdown(): void;
+}
+
+export class TaskService {
+  readonly containers = new Map<string, ShimContainer>();
+  /** Ids whose Create is in flight: a second Create of the same id is refused at once. */
+  private readonly creating = new Set<string>();
+
+  constructor(
+    private readonly ctx: ShimContext,
+    private readonly hooks: TaskServiceHooks,
+  ) {}
+
+  private get(id: string): ShimContainer {
+    const c = this.containers.get(id);
+    if (c === undefined) throw notFound(`container ${JSON.stringify(id)} not found`);
+    return c;
+  }
+
+  /** The ttrpc implementation; every handler turns failures into statuses. */
+  impl(): ServiceImpl<(typeof Task)["method"]> {
+    const guard =
+      <A, R>(what: string, fn: (req: A) => Promise<R> | R) =>
+      async (req: A): Promise<R> => {
+        try {
+          return await fn(req);
+        } catch (err) {
+          this.ctx.log.debug({ err: String(err), method: what }, "request failed");
+          throw toStatusError(err, what);
+        }
+      };
+    return {
+      create: guard("create", async (req) => {
+        if (this.containers.has(req.id) || this.creating.has(req.id)) {
+          throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
+        }
+        this.creating.add(req.id);
+        try {
+          const c = await ShimContainer.create(req, this.ctx);
+          this.containers.set(req.id, c);
+          return { pid: c.init.pid };
+        } finally {
+          this.creating.delete(req.id);
+        }
+      }),
+      start: guard("start", async (req) => ({ pid: await this.get(req.id).start(req.execId) })),
+      delete: guard("delete", async (req) => {
+        const c = this.get(req.id);
+        if (req.execId !== "") {
+          const rec = c.deleteExec(req.execId);
+          return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
+        }
+        const rec = await c.delete();
+        this.containers.delete(req.id);
+        publishEvent(this.ctx, "/tasks/delete", TaskDeleteSchema, {
+          containerId: req.id,
+          pid: rec.pid,
+          exitStatus: rec.status,
+          exitedAt: timestampFromDate(rec.exitedAt),
+          id: req.id,
+        });
+        return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
+      }),
+      state: guard("state", (req) => {
+        const c = this.get(req.id);
+        const p = c.process(req.execId);
+        const r = p.stdioRequest;
+        const state = p.exit !== undefined ? "stopped" : p.machine.state;
+        return {
+          id: p.id,
+          bundle: c.bundle,
+          pid: p.pid,
+          status: statusOf[state],
+          stdin: r.stdin,
+          stdout: r.stdout,
+          stderr: r.stderr,
+          terminal: r.terminal,
+          exitStatus: p.exit?.status ?? 0,
+          exitedAt: exitedAt(p),
+          execId: p.execId,
+        };
+      }),
+      pids: guard("pids", (req) => {
+        const c = this.get(req.id);
+        const execOf = new Map<number, string>();
+        for (const e of c.execs.values()) if (e.pid !== 0) execOf.set(e.pid, e.execId);
+        const pids = c.cgroup?.pids() ?? [c.init.pid];
+        return {
+          processes: pids.map((pid) => {
+            const execId = execOf.get(pid);
+            return execId === undefined
+              ? { pid }
+              : { pid, info: packAny(ProcessDetailsSchema, create(ProcessDetailsSchema, { execId })) };
+          }),
+        };
+      }),
+      pause: guard("pause", async (req) => {
+        const c = this.get(req.id);
+        if (c.cgroup === undefined) throw failedPrecondition(`container ${req.id} has no cgroup to freeze`);
+        c.init.machine.beginPause();
+        try {
+          await c.cgroup.freeze();
+          c.init.machine.endPause(true);
+        } catch (err) {
+          c.init.machine.endPause(false);
+          throw err;
+        }
+        publishEvent(this.ctx, "/tasks/paused", TaskPausedSchema, { containerId: req.id });
+        return {};
+      }),
+      resume: guard("resume", async (req) => {
+        const c = this.get(req.id);
+        c.init.machine.check("resume");
+        await c.cgroup?.thaw();
+        c.init.machine.apply("resume");
+        publishEvent(this.ctx, "/tasks/resumed", TaskResumedSchema, { containerId: req.id });
+        return {};
+      }),
+      checkpoint: guard("checkpoint", () => {
+        throw unimplemented("checkpoint is not supported by tsshim (no CRIU integration yet)");
+      }),
+      kill: guard("kill", async (req) => {
+        const c = this.get(req.id);
+        if (req.signal === 0 || req.signal > 64) throw invalidArgument(`invalid signal ${req.signal}`);
+        await c.kill(req.execId, req.signal, req.all);
+        return {};
+      }),
+      exec: guard("exec", (req) => {
+        const c = this.get(req.id);
+        if (req.spec === undefined) throw invalidArgument("exec: the process spec is missing");
+        const proc = validateExecProcess(unpackJsonAny(req.spec, specTypeUrls.process));
+        c.addExec(req, proc);
+        return {};
+      }),
+      resizePty: guard("resizePty", (req) => {
+        if (req.width > 65535 || req.height > 65535) {
+          throw invalidArgument(`console size ${req.width}x${req.height} is out of range (max 65535x65535)`);
+        }
+        this.get(req.id).resize(req.execId, req.width, req.height);
+        return {};
+      }),
+      closeIO: guard("closeIO", (req) => {
+        if (req.stdin) this.get(req.id).closeIO(req.execId);
+        return {};
+      }),
+      update: guard("update", (req) => {
+        const c = this.get(req.id);
+        c.init.machine.check("update");
+        if (req.resources === undefined) return {};
+        const resources = unpackJsonAny(req.resources, specTypeUrls.linuxResources) as LinuxResources;
+        if (c.cgroup === undefined) throw failedPrecondition(`container ${req.id} has no cgroup`);
+        c.cgroup.applyResources(resources);
+        return {};
+      }),
+      wait: guard("wait", async (req) => {
+        const rec = await this.get(req.id).process(req.execId).wait();
+        return { exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
+      }),
+      stats: guard("stats", () => {
+        throw unimplemented("stats are not implemented yet");
+      }),
+      connect: guard("connect", (req) => {
+        const c = this.containers.get(req.id);
+        return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: SHIM_VERSION };
+      }),
+      shutdown: guard("shutdown", () => {
+        if (this.containers.size === 0 && this.creating.size === 0) this.hooks.onShutdown();
+        return {};
+      }),
+    };
+  }
+}
