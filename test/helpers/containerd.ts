@@ -35,7 +35,15 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { prepareHostCgroups } from "./host-cgroups.js";
-import { cgroupHierarchies, listPids, mountsUnder, processCmdline, processCwd, sleep } from "./proc.js";
+import {
+  cgroupHierarchies,
+  listPids,
+  mountsUnder,
+  processCmdline,
+  processCwd,
+  readPids,
+  sleep,
+} from "./proc.js";
 
 export type RuntimeName = "runc" | "crun" | "tsshim";
 
@@ -363,8 +371,15 @@ export class Containerd {
     return out;
   }
 
-  /** `ctr --address … --namespace … <args>` with a clean environment. */
-  ctr(args: readonly string[], opts: CtrOptions = {}): Promise<CtrResult> {
+  /**
+   * The full command line for ctr: file, argv (with --address, --namespace
+   * and the injected dir flags) and the clean environment. For spawners other
+   * than ctr() / spawnCtr(), e.g. node-pty for `ctr run -t`.
+   */
+  ctrCommand(
+    args: readonly string[],
+    opts: { namespace?: string; raw?: boolean } = {},
+  ): { file: string; args: string[]; env: Record<string, string> } {
     const ns = opts.namespace ?? this.namespace;
     this.namespacesSeen.add(ns);
     const full = [
@@ -374,9 +389,15 @@ export class Containerd {
       ns,
       ...(opts.raw ? args : this.injectDirFlags(args)),
     ];
+    return { file: CTR_BIN, args: full, env: cleanEnv() };
+  }
+
+  /** `ctr --address … --namespace … <args>` with a clean environment. */
+  ctr(args: readonly string[], opts: CtrOptions = {}): Promise<CtrResult> {
+    const cmd = this.ctrCommand(args, opts);
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      const child = spawn(CTR_BIN, full, { env: cleanEnv(), stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ["pipe", "pipe", "pipe"] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -413,16 +434,8 @@ export class Containerd {
 
   /** Starts ctr with the same flags and environment, for streaming use (large output, PTYs). */
   spawnCtr(args: readonly string[], opts: { namespace?: string; raw?: boolean } = {}): ChildProcess {
-    const ns = opts.namespace ?? this.namespace;
-    this.namespacesSeen.add(ns);
-    const full = [
-      "--address",
-      this.address,
-      "--namespace",
-      ns,
-      ...(opts.raw ? args : this.injectDirFlags(args)),
-    ];
-    return spawn(CTR_BIN, full, { env: cleanEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const cmd = this.ctrCommand(args, opts);
+    return spawn(cmd.file, cmd.args, { env: cmd.env, stdio: ["pipe", "pipe", "pipe"] });
   }
 
   /** SIGKILL containerd (its shims and containers keep running). */
@@ -630,17 +643,6 @@ export function isShimOf(argv: readonly string[], address: string): boolean {
 function safeReaddir(dir: string): string[] {
   try {
     return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function readPids(file: string): number[] {
-  try {
-    return readFileSync(file, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((s) => Number.parseInt(s, 10));
   } catch {
     return [];
   }

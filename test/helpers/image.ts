@@ -19,6 +19,25 @@ export const BUSYBOX_IMAGE = "docker.io/tsshim/busybox:test";
 // Bump when the image content or layout changes, so stale caches are ignored.
 const FORMAT = 1;
 
+/** What the image config says; every field has the busybox default. */
+export interface ImageOptions {
+  /** Full image name; BUSYBOX_IMAGE by default. */
+  name?: string;
+  /** Config Cmd; ["sh"] by default. */
+  cmd?: string[];
+  /** Config Entrypoint; none by default. */
+  entrypoint?: string[];
+  /** Config Env; PATH only by default. */
+  env?: string[];
+}
+
+function normalize(
+  opts: string | ImageOptions | undefined,
+): Required<Omit<ImageOptions, "entrypoint">> & ImageOptions {
+  const o = typeof opts === "string" ? { name: opts } : (opts ?? {});
+  return { ...o, name: o.name ?? BUSYBOX_IMAGE, cmd: o.cmd ?? ["sh"], env: o.env ?? [DEFAULT_PATH_ENV] };
+}
+
 export interface BuiltImage {
   /** Path of the OCI layout tarball. */
   path: string;
@@ -44,10 +63,12 @@ function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-export function buildBusyboxImageArchive(name: string = BUSYBOX_IMAGE): {
+export function buildBusyboxImageArchive(options?: string | ImageOptions): {
   archive: Buffer;
   info: Omit<BuiltImage, "path">;
 } {
+  const opts = normalize(options);
+  const name = opts.name;
   const layerTar = writeTar(busyboxRootfsEntries());
   const diffId = `sha256:${createHash("sha256").update(layerTar).digest("hex")}`;
   // Node's gzip header carries mtime 0, so the same input gives the same bytes.
@@ -58,7 +79,12 @@ export function buildBusyboxImageArchive(name: string = BUSYBOX_IMAGE): {
       created,
       architecture: "amd64",
       os: "linux",
-      config: { Env: [DEFAULT_PATH_ENV], Cmd: ["sh"], WorkingDir: "/" },
+      config: {
+        Env: opts.env,
+        Cmd: opts.cmd,
+        ...(opts.entrypoint ? { Entrypoint: opts.entrypoint } : {}),
+        WorkingDir: "/",
+      },
       rootfs: { type: "layers", diff_ids: [diffId] },
       history: [{ created, created_by: `tsshim test harness from ${BUSYBOX_PATH}` }],
     }),
@@ -120,18 +146,20 @@ export function buildBusyboxImageArchive(name: string = BUSYBOX_IMAGE): {
 
 const built = new Map<string, BuiltImage>();
 
-/** The cached archive for `name`, built on first use. */
-export function busyboxImageArchive(name: string = BUSYBOX_IMAGE): BuiltImage {
-  const cached = built.get(name);
+/** The cached archive for these options, built on first use. */
+export function busyboxImageArchive(options?: string | ImageOptions): BuiltImage {
+  const opts = normalize(options);
+  const optsKey = JSON.stringify([opts.name, opts.cmd, opts.entrypoint ?? null, opts.env]);
+  const cached = built.get(optsKey);
   if (cached && existsSync(cached.path)) return cached;
   const key = createHash("sha256")
-    .update(`${FORMAT}\0${busyboxSha256()}\0${name}`)
+    .update(`${FORMAT}\0${busyboxSha256()}\0${optsKey}`)
     .digest("hex")
     .slice(0, 24);
   const dir = join(tmpdir(), "tsshim-test-images");
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `busybox-${key}.tar`);
-  const { archive, info } = buildBusyboxImageArchive(name);
+  const { archive, info } = buildBusyboxImageArchive(opts);
   if (!existsSync(path)) {
     // Write then rename: parallel test processes never see half a file.
     const tmp = `${path}.${process.pid}.tmp`;
@@ -139,21 +167,29 @@ export function busyboxImageArchive(name: string = BUSYBOX_IMAGE): BuiltImage {
     renameSync(tmp, path);
   }
   const result = { ...info, path };
-  built.set(name, result);
+  built.set(optsKey, result);
   return result;
 }
 
 /**
  * Imports (and unpacks, for the default snapshotter) the busybox image into
- * `cd`'s namespace. Returns the image name.
+ * `cd`'s namespace (or `namespace`, e.g. CRI's "k8s.io"). Returns the image
+ * name. Options make variants, e.g. a pause image for CRI:
+ * `{ name: "docker.io/tsshim/pause:test", entrypoint: ["sleep", "2147483647"] }`.
  */
-export async function importBusyboxImage(cd: Containerd, name: string = BUSYBOX_IMAGE): Promise<string> {
-  const image = busyboxImageArchive(name);
-  const r = await cd.ctr(["image", "import", image.path], { timeoutMs: 60_000 });
+export async function importBusyboxImage(
+  cd: Containerd,
+  options?: string | ImageOptions,
+  namespace?: string,
+): Promise<string> {
+  const image = busyboxImageArchive(options);
+  const name = image.name;
+  const nsOpt = namespace === undefined ? {} : { namespace };
+  const r = await cd.ctr(["image", "import", image.path], { timeoutMs: 60_000, ...nsOpt });
   if (r.code !== 0) {
     throw new Error(`ctr image import ${image.path} failed (${r.code}): ${r.stderr}\n${cd.logTail()}`);
   }
-  const ls = await cd.ctr(["image", "ls", "-q"]);
+  const ls = await cd.ctr(["image", "ls", "-q"], nsOpt);
   if (!ls.stdout.split("\n").includes(name)) {
     throw new Error(`image ${name} not listed after import; ctr image ls -q:\n${ls.stdout}`);
   }

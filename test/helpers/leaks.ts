@@ -9,7 +9,6 @@
 //   - fds of this process.
 // Things settle asynchronously (a shim exits shortly after `ctr run --rm`
 // returns), so the comparison is retried for a while before it reports.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Containerd, isShimOf } from "./containerd.js";
 import {
@@ -19,6 +18,7 @@ import {
   mountsUnder,
   openFds,
   processCmdline,
+  readPids,
   sleep,
 } from "./proc.js";
 
@@ -82,20 +82,9 @@ function shims(cd: Containerd): number[] {
 function cgroupProcesses(cd: Containerd): { pid: number; cgroup: string }[] {
   const out: { pid: number; cgroup: string }[] = [];
   for (const d of cd.cgroupDirs()) {
-    for (const pid of readProcs(join(d, "cgroup.procs"))) out.push({ pid, cgroup: d });
+    for (const pid of readPids(join(d, "cgroup.procs"))) out.push({ pid, cgroup: d });
   }
   return out;
-}
-
-function readProcs(file: string): number[] {
-  try {
-    return readFileSync(file, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((s) => Number.parseInt(s, 10));
-  } catch {
-    return [];
-  }
 }
 
 export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {

@@ -148,3 +148,15 @@ export function openFds(): Map<number, string> {
   }
   return out;
 }
+
+/** The pids listed in a cgroup.procs (or similar) file; empty if it cannot be read. */
+export function readPids(file: string): number[] {
+  try {
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((s) => Number.parseInt(s, 10));
+  } catch {
+    return [];
+  }
+}
