@@ -137,13 +137,13 @@ static int open_path(const char *path) {
 
 static int write_sysctl(const struct tsshim_rootfs_sysctl *s, struct tsshim_error *err) {
   int fd = open(s->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return tsshim_error_errno(err, "sysctl", "open", s->value, s->path);
+  if (fd < 0) return tsshim_error_errno(err, "sysctl", "open", "", s->path);
   size_t len = 0;
   while (s->value[len] != '\0') len++;
   ssize_t n = write(fd, s->value, len);
   if (n < 0 || (size_t)n != len) {
     if (n >= 0) errno = EIO;
-    return fail_close(fd, err, "sysctl", "write", s->value, s->path);
+    return fail_close(fd, err, "sysctl", "write", "", s->path);
   }
   close(fd);
   return 0;
