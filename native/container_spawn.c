@@ -42,7 +42,9 @@ static long tsshim_clone3(uint64_t flags, int *pidfd, int cgroup_fd) {
   __builtin_memset(&a, 0, sizeof a);
   a.flags = flags | CLONE_PIDFD;
   a.pidfd = (uint64_t)(uintptr_t)pidfd;
-  a.exit_signal = SIGCHLD;
+  /* With CLONE_PARENT the kernel takes the caller's exit signal (SIGCHLD here) and
+   * rejects any other value. */
+  a.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
   if (cgroup_fd >= 0) {
     a.flags |= CLONE_INTO_CGROUP;
     a.cgroup = (uint64_t)cgroup_fd;

@@ -2,6 +2,7 @@
 // dir, a runc-like default spec, and a helper that runs a container to its exit with
 // stdout/stderr captured in files.
 import {
+  chmodSync,
   closeSync,
   copyFileSync,
   mkdirSync,
@@ -27,6 +28,8 @@ export interface Bundle {
 /** A bundle dir with rootfs/ holding busybox-static and its applet links. */
 export function makeBundle(): Bundle {
   const dir = mkdtempSync(join(tmpdir(), "tsshim-ct-"));
+  // Reachable by the mapped root of a user namespace.
+  chmodSync(dir, 0o755);
   const rootfs = join(dir, "rootfs");
   mkdirSync(rootfs);
   for (const e of busyboxRootfsEntries()) {
