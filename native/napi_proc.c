@@ -259,7 +259,7 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* spawn({ file, argv, envp, cwd?, fds, setsid?, newProcessGroup? }) → { pid, pidfd } */
+/* spawn({ file, argv, envp, cwd?, fds, setsid?, newProcessGroup?, legacyFork? }) → { pid, pidfd } */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
   napi_value argv[1], v, out = NULL;
   bool present = false;
@@ -315,6 +315,7 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   }
   if (get_bool_prop(env, opts, "setsid", &o.setsid) < 0) goto done;
   if (get_bool_prop(env, opts, "newProcessGroup", &o.new_pgroup) < 0) goto done;
+  if (get_bool_prop(env, opts, "legacyFork", &o.legacy_fork) < 0) goto done;
 
   o.file = file;
   o.argv = args;

@@ -1,29 +1,28 @@
-/* clone3(CLONE_PIDFD) + execve for plain helper processes; see proc_spawn.h. */
+/* clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve for plain helper processes; see proc_spawn.h. */
 #include "proc_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pidfd.h"
 #include "reaper.h"
 
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
 
-/* What the child needs beyond opts, all allocated before the clone. */
+/* What the child needs beyond opts, all allocated before the clone. With CLONE_VM the
+ * child writes high[] in the parent's memory; the parent is suspended until execve. */
 struct spawn_child_ctx {
   const struct tsshim_spawn_opts *opts;
   int *high;       /* nfds slots: the map's sources, parked above the map */
@@ -105,19 +104,39 @@ static _Noreturn void spawn_child(struct spawn_child_ctx *c) {
   child_fail(errfd, "execve", "execve", NULL, o->file);
 }
 
-/* clone3 with CLONE_PIDFD; fork + pidfd_open where clone3 is unavailable. Returns the pid
- * in the parent, 0 in the child, -1 on failure. */
-static pid_t spawn_clone(int *pidfd) {
-  struct clone_args args;
-  memset(&args, 0, sizeof args);
-  args.flags = CLONE_PIDFD;
-  args.pidfd = (uint64_t)(uintptr_t)pidfd;
-  args.exit_signal = SIGCHLD;
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid >= 0) return (pid_t)pid;
-  if (errno != ENOSYS && errno != EPERM && errno != E2BIG) return -1;
+/* The child's own stack: with CLONE_VM it must not run on the parent's. */
+#define SPAWN_STACK_SIZE (128 * 1024)
+
+static int spawn_child_entry(void *arg) {
+  spawn_child(arg);
+}
+
+/* vfork-style clone with CLONE_PIDFD: the child shares the parent's memory until execve
+ * (the parent thread is suspended meanwhile), so no page table of the large Node
+ * process is copied, and the pidfd is created atomically with the process. Where the
+ * kernel refuses that (no CLONE_PIDFD), or when asked for, fork + pidfd_open.
+ * Returns the pid in the parent (never returns in the child), -1 on failure. */
+static pid_t spawn_clone(struct spawn_child_ctx *c, int *pidfd, int legacy_fork) {
+  if (!legacy_fork) {
+    long page = sysconf(_SC_PAGESIZE);
+    size_t len = SPAWN_STACK_SIZE + (size_t)page;
+    char *stack = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    /* A guard page below the stack turns an overflow into a fault, not corruption. */
+    if (mprotect(stack, (size_t)page, PROT_NONE) < 0) {
+      munmap(stack, len);
+      return -1;
+    }
+    pid_t pid = clone(spawn_child_entry, stack + len, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, c, pidfd);
+    int saved = errno;
+    munmap(stack, len);
+    errno = saved;
+    if (pid >= 0 || (errno != EINVAL && errno != ENOSYS)) return pid;
+  }
   *pidfd = -1;
-  return fork();
+  pid_t pid = fork();
+  if (pid == 0) spawn_child(c);
+  return pid;
 }
 
 int tsshim_proc_spawn(const struct tsshim_spawn_opts *opts, struct tsshim_spawn_result *res,
@@ -155,15 +174,14 @@ int tsshim_proc_spawn(const struct tsshim_spawn_opts *opts, struct tsshim_spawn_
     return tsshim_error_set(err, rc, "spawn", "pthread_sigmask", NULL, NULL);
   }
   int pidfd = -1;
-  pid_t pid = spawn_clone(&pidfd);
-  if (pid == 0) spawn_child(&c);
+  pid_t pid = spawn_clone(&c, &pidfd, opts->legacy_fork);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(pipefd[1]);
   free(c.high);
   if (pid < 0) {
     close(pipefd[0]);
-    return tsshim_error_set(err, clone_errno, "spawn", "clone3", NULL, opts->file);
+    return tsshim_error_set(err, clone_errno, "spawn", "clone", NULL, opts->file);
   }
   /* Fallback path: the child cannot be reaped before we return (the reaper runs on this
    * thread), so pidfd_open always finds it, zombie or not. */

@@ -25,6 +25,7 @@ struct tsshim_spawn_opts {
   int nfds;
   int setsid;         /* new session (implies a new process group) */
   int new_pgroup;     /* new process group led by the child */
+  int legacy_fork;    /* use the fork + pidfd_open fallback (tests exercise it with this) */
 };
 
 struct tsshim_spawn_result {

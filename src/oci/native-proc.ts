@@ -31,6 +31,8 @@ export interface NativeSpawnOptions {
   fds?: readonly number[];
   setsid?: boolean;
   newProcessGroup?: boolean;
+  /** Use the fork + pidfd_open fallback instead of clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD). */
+  legacyFork?: boolean;
 }
 
 export interface PeerCredentials {

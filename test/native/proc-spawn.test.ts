@@ -185,6 +185,30 @@ describe("native spawn", () => {
     assert.throws(() => native.pidfdSendSignal(fd, 0), /EBADF/);
   });
 
+  it("works through the fork + pidfd_open fallback too", async () => {
+    const native = nativeProc();
+    const reaper = Reaper.instance();
+    const [r, w] = native.pipe();
+    const { pid, pidfd } = native.spawn({
+      file: "/bin/sh",
+      argv: ["sh", "-c", "ls /proc/$$/fd; exit 5"],
+      envp: [],
+      fds: [-1, w, -1],
+      legacyFork: true,
+    });
+    native.closeFd(w);
+    reaper.expect(pid, pidfd);
+    const [exit, out] = await Promise.all([reaper.watch(pid, { pidfd }), readAll(r)]);
+    native.closeFd(pidfd);
+    assert.equal(exit.status, 5);
+    assert.equal(out, "0\n1\n2\n");
+    assert.throws(
+      () => native.spawn({ file: "/no/such", argv: ["x"], envp: [], legacyFork: true }),
+      /^Error: execve "\/no\/such": ENOENT$/,
+    );
+    assert.deepEqual(zombieChildren(), []);
+  });
+
   it("grows no fd over 500 spawn/reap cycles", async () => {
     await run("/bin/true", ["true"]); // warm up lazily created handles
     const before = openFdCount();
