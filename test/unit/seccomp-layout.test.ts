@@ -125,6 +125,27 @@ describe("seccomp program layout", () => {
     });
   });
 
+  test("a repeated profile is served from the cache as an independent copy", () => {
+    const p: SeccompProfile = {
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [
+        {
+          names: ["read"],
+          action: "SCMP_ACT_ALLOW",
+          args: [{ index: 0, value: 1n << 40n, op: "SCMP_CMP_LE" }],
+        },
+      ],
+    };
+    const a = compileSeccomp(p, X64);
+    a.filter.fill(0);
+    a.warnings.push("mutated");
+    const b = compileSeccomp(p, X64);
+    assert.notDeepEqual(b.filter, a.filter);
+    assert.deepEqual(b.warnings, []);
+    const other = compileSeccomp({ ...p, defaultErrnoRet: 2 }, X64);
+    assert.notDeepEqual(other.filter, b.filter, "a different profile is compiled anew");
+  });
+
   test("a profile beyond 4096 instructions is refused with a clear error", () => {
     const p: SeccompProfile = {
       defaultAction: "SCMP_ACT_ERRNO",

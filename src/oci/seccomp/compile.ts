@@ -215,7 +215,31 @@ function conditionSets(entry: SeccompSyscallInput, field: string, warnings: stri
   return repeats ? conds.map((c) => [c]) : [conds];
 }
 
+// Containers on one node mostly share a profile (the runtime default): keep the
+// last few compilations, keyed by the profile's JSON.
+const CACHE_SIZE = 8;
+const cache = new Map<string, CompiledSeccomp>();
+
+function cacheKey(profile: SeccompProfile, native: string): string {
+  return `${native}\n${JSON.stringify(profile, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`;
+}
+
+function copy(c: CompiledSeccomp): CompiledSeccomp {
+  return { filter: c.filter.slice(), flags: c.flags, warnings: [...c.warnings] };
+}
+
 export function compileSeccomp(profile: SeccompProfile, options: CompileOptions = {}): CompiledSeccomp {
+  const native = options.nativeArch ?? nativeArchToken();
+  const key = cacheKey(profile, native);
+  const hit = cache.get(key);
+  if (hit !== undefined) return copy(hit);
+  const compiled = compileUncached(profile, native);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, compiled);
+  return copy(compiled);
+}
+
+function compileUncached(profile: SeccompProfile, native: string): CompiledSeccomp {
   const warnings: string[] = [];
   const defaultRet = actionValue(
     profile.defaultAction,
@@ -238,7 +262,6 @@ export function compileSeccomp(profile: SeccompProfile, options: CompileOptions 
   }
 
   // Architectures: native first (most calls take the first arch test), then the profile's.
-  const native = options.nativeArch ?? nativeArchToken();
   const tokens = [...new Set([native, ...(profile.architectures ?? [])])];
   const tables: ArchInfo[] = [];
   tokens.forEach((token, i) => {
@@ -275,10 +298,13 @@ export function compileSeccomp(profile: SeccompProfile, options: CompileOptions 
         maxNr.set(t.token, Math.max(maxNr.get(t.token) ?? -1, nr));
         if (ret === defaultRet) continue;
         const byNr = perTable.get(t.token)!;
-        const rules = byNr.get(nr) ?? [];
-        byNr.set(nr, rules);
+        let rules = byNr.get(nr);
+        if (rules === undefined) {
+          rules = [];
+          byNr.set(nr, rules);
+        }
         // After an unconditional rule nothing later can match.
-        if (rules.some((r) => r.conds.length === 0)) continue;
+        if (rules.length > 0 && rules[rules.length - 1]!.conds.length === 0) continue;
         for (const conds of sets) rules.push({ conds, ret, args32: t.args32 });
       }
       if (!known) unknownEverywhere.add(name);
