@@ -23,6 +23,7 @@ import { CgroupManager } from "../oci/cgroups/index.js";
 import { Container, type ExitStatus } from "../oci/container.js";
 import type { Process, Spec } from "../oci/spec.js";
 import { parseSpec } from "../oci/validate.js";
+import { processStartTime, writeBundleState } from "./bundle-state.js";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, toStatusError } from "./errors.js";
 import type { EventPublisher } from "./events.js";
 import { ProcessStdio } from "./io/stdio.js";
@@ -120,6 +121,12 @@ export class ShimContainer {
       });
       init.handle = container.init;
       init.stdio = stdio;
+      writeBundleState(bundle, {
+        id: req.id,
+        pid: container.init.pid,
+        startTime: processStartTime(container.init.pid),
+        cgroupsPath: spec.linux?.cgroupsPath ?? "",
+      });
       if (terminal) {
         const master = container.consoleMaster;
         if (master === undefined) throw new Error("the container has a terminal but no console was returned");

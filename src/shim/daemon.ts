@@ -1,0 +1,74 @@
+// The long-lived shim daemon: child subreaper and parent of its containers,
+// serving the Task API on the socket `start` handed it as fd 3, sending events
+// to containerd, logging to the bundle's log FIFO. It exits after Shutdown
+// once it owns no container, removing its socket.
+import { unlinkSync } from "node:fs";
+import { Task } from "../api/gen/containerd/task/v2/shim_pb.js";
+import { nativeProc } from "../oci/native-proc.js";
+import { Reaper } from "../oci/reaper.js";
+import { TtrpcServer } from "../ttrpc/server.js";
+import type { ShimArgs } from "./args.js";
+import { containerdEventSender } from "./containerd-events.js";
+import { EventPublisher } from "./events.js";
+import { createLogger, openLogFifo } from "./logger.js";
+import { TaskService } from "./task-service.js";
+
+const LISTEN_FD = 3;
+const EXIT_FLUSH_MS = 5_000;
+
+export async function runDaemon(args: ShimArgs): Promise<void> {
+  const bundle = process.cwd();
+  const log = createLogger(openLogFifo(bundle), args.debug, { id: args.id, namespace: args.namespace });
+  const reaper = Reaper.instance();
+  reaper.setSubreaper();
+  reaper.onOrphan((exit) => log.debug({ pid: exit.pid, status: exit.status }, "reaped an orphan"));
+  // A shim outlives the terminal and containerd that started it.
+  process.on("SIGHUP", () => {});
+  process.on("SIGPIPE", () => {});
+
+  const ttrpcAddress = process.env["TTRPC_ADDRESS"] ?? "";
+  if (ttrpcAddress === "") log.warn("TTRPC_ADDRESS is not set: events cannot reach containerd");
+  const events = new EventPublisher(
+    ttrpcAddress === "" ? () => Promise.resolve() : containerdEventSender(ttrpcAddress, args.namespace),
+    log,
+  );
+
+  const native = nativeProc();
+  const myUid = process.getuid?.() ?? 0;
+  const server = new TtrpcServer({
+    peerCredentials: (fd) => native.peerCredentials(fd),
+    // Only root or containerd's own uid may drive the shim; a container never can.
+    authorize: (peer) =>
+      peer.credentials === undefined || peer.credentials.uid === 0 || peer.credentials.uid === myUid,
+    onError: (err, context) => log.warn({ err: String(err), context }, "ttrpc server error"),
+  });
+
+  let exiting = false;
+  const shutdown = (): void => {
+    if (exiting) return;
+    exiting = true;
+    log.info("shutting down: no containers left");
+    // Answer the Shutdown call first, then leave.
+    setImmediate(async () => {
+      await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
+      events.close();
+      await server.shutdown().catch(() => undefined);
+      const socketPath = process.env["TSSHIM_SOCKET_PATH"];
+      if (socketPath !== undefined && socketPath !== "") {
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          // already gone
+        }
+      }
+      process.exit(0);
+    });
+  };
+
+  const service = new TaskService({ namespace: args.namespace, log, events }, { onShutdown: shutdown });
+  const impl = service.impl();
+  server.register(Task, impl);
+  server.register(Task, impl, { name: "containerd.task.v3.Task" });
+  await server.listen({ fd: LISTEN_FD });
+  log.info({ pid: process.pid }, "shim daemon serving");
+}

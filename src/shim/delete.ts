@@ -1,0 +1,43 @@
+// The `delete` verb: containerd runs it when a shim is gone (killed, crashed)
+// to clean up what the shim left: the container's processes, its cgroup and
+// its rootfs mounts. It prints a DeleteResponse (status 137, as containerd's
+// own shims report a container they had to kill) on stdout.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { DeleteResponseSchema } from "../api/gen/containerd/task/v2/shim_pb.js";
+import { CgroupManager } from "../oci/cgroups/index.js";
+import { processStartTime, readBundleState } from "./bundle-state.js";
+import { unmountRootfs } from "./rootfs-mounts.js";
+
+const SIGKILL = 9;
+
+export async function deleteShim(
+  id: string,
+  bundle: string,
+  warn: (msg: string) => void,
+): Promise<Uint8Array> {
+  const state = readBundleState(bundle);
+  let pid = 0;
+  if (state !== undefined) {
+    pid = state.pid;
+    if (state.startTime !== "" && processStartTime(state.pid) === state.startTime) {
+      try {
+        process.kill(state.pid, SIGKILL);
+      } catch (err) {
+        warn(`kill ${state.pid}: ${String(err)}`);
+      }
+    }
+    try {
+      const cgroup = new CgroupManager({ cgroupsPath: state.cgroupsPath, id: id || state.id });
+      await cgroup.kill(SIGKILL);
+      await cgroup.destroy();
+    } catch (err) {
+      warn(`cgroup of ${id}: ${String(err)}`);
+    }
+  }
+  unmountRootfs(bundle);
+  return toBinary(
+    DeleteResponseSchema,
+    create(DeleteResponseSchema, { pid, exitStatus: 128 + SIGKILL, exitedAt: timestampNow() }),
+  );
+}

@@ -1,0 +1,74 @@
+// containerd-shim-tsshim-v2: the verbs containerd runs (`start`, `delete`) and
+// the daemon (no verb). Each path imports only what it needs: `start` is on
+// every container's critical path.
+import { readFileSync, writeSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ArgsError, parseShimArgs, type ShimArgs } from "./args.js";
+
+const VERSION = "0.1.0";
+
+function readStdin(): Uint8Array {
+  try {
+    return readFileSync(0);
+  } catch {
+    return new Uint8Array();
+  }
+}
+
+function writeStdout(data: Uint8Array | string): void {
+  const buf = typeof data === "string" ? Buffer.from(data) : data;
+  let off = 0;
+  while (off < buf.length) off += writeSync(1, buf, off);
+}
+
+async function start(args: ShimArgs): Promise<void> {
+  const [{ startShim }, { parseStartInput, formatStartOutput }] = await Promise.all([
+    import("./start.js"),
+    import("./bootstrap.js"),
+  ]);
+  const input = parseStartInput(readStdin(), args.id, args.namespace);
+  const socketDir = input.kind === "bootstrap" ? input.params.socketDir : undefined;
+  if (input.kind === "bootstrap" && input.params.containerdTtrpcAddress !== "") {
+    process.env["TTRPC_ADDRESS"] = input.params.containerdTtrpcAddress;
+  }
+  const result = await startShim(args, process.cwd(), {
+    daemonEntry: fileURLToPath(import.meta.url),
+    ...(socketDir !== undefined && socketDir !== "" ? { socketDir } : {}),
+  });
+  writeStdout(formatStartOutput(result.address, input, process.env["MAX_SHIM_VERSION"]));
+}
+
+async function main(): Promise<void> {
+  const args = parseShimArgs(process.argv.slice(2));
+  if (args.version) {
+    writeStdout(`containerd-shim-tsshim-v2:\n  Version: ${VERSION}\n  Node: ${process.version}\n`);
+    return;
+  }
+  switch (args.action) {
+    case "start":
+      await start(args);
+      process.exit(0);
+      break;
+    case "delete": {
+      const { deleteShim } = await import("./delete.js");
+      const bundle = args.bundle !== "" ? args.bundle : process.cwd();
+      writeStdout(await deleteShim(args.id, bundle, (msg) => process.stderr.write(`${msg}\n`)));
+      process.exit(0);
+      break;
+    }
+    case "": {
+      const { runDaemon } = await import("./daemon.js");
+      await runDaemon(args);
+      break;
+    }
+    default:
+      throw new ArgsError(
+        `unknown action ${JSON.stringify(args.action)} (want start, delete, or none for the daemon)`,
+      );
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`containerd-shim-tsshim-v2: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
