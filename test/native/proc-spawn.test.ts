@@ -144,6 +144,9 @@ describe("native spawn", () => {
     );
     assert.equal(fields["SigBlk"], "0000000000000000");
     assert.equal(fields["SigIgn"], "0000000000000000");
+    // The child shared our memory until execve but not our signal table: Node still ignores SIGPIPE.
+    const ours = readFileSync("/proc/self/status", "utf8").match(/^SigIgn:\s+([0-9a-f]+)$/m)![1]!;
+    assert.ok((BigInt(`0x${ours}`) & (1n << 12n)) !== 0n, "SIGPIPE (13) is still ignored here");
   });
 
   it("starts a new session or process group on request", async () => {
