@@ -1,7 +1,7 @@
 // What the `delete` verb needs after a shim died: written into the bundle by
 // Create. The init's start time (from /proc/PID/stat) tells the recorded
 // process from an unrelated one that reused its pid.
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeAtomic } from "./start.js";
 
@@ -45,4 +45,9 @@ export function readBundleState(bundle: string): BundleState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** After a clean Delete nothing is left for the `delete` verb to do. */
+export function removeBundleState(bundle: string): void {
+  rmSync(join(bundle, FILE), { force: true });
 }

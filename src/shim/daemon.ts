@@ -70,5 +70,5 @@ export async function runDaemon(args: ShimArgs): Promise<void> {
   server.register(Task, impl);
   server.register(Task, impl, { name: "containerd.task.v3.Task" });
   await server.listen({ fd: LISTEN_FD });
-  log.info({ pid: process.pid }, "shim daemon serving");
+  log.info("shim daemon serving");
 }

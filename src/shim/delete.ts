@@ -29,8 +29,10 @@ export async function deleteShim(
     }
     try {
       const cgroup = new CgroupManager({ cgroupsPath: state.cgroupsPath, id: id || state.id });
-      await cgroup.kill(SIGKILL);
-      await cgroup.destroy();
+      if (cgroup.state() !== "absent") {
+        await cgroup.kill(SIGKILL);
+        await cgroup.destroy();
+      }
     } catch (err) {
       warn(`cgroup of ${id}: ${String(err)}`);
     }

@@ -39,7 +39,7 @@ export function createLogger(fd: number, debug: boolean, bindings: Record<string
   return pino(
     {
       level: debug ? "debug" : "info",
-      base: { pid: process.pid, ...bindings },
+      base: { shimPid: process.pid, ...bindings },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

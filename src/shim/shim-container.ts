@@ -23,7 +23,7 @@ import { CgroupManager } from "../oci/cgroups/index.js";
 import { Container, type ExitStatus } from "../oci/container.js";
 import type { Process, Spec } from "../oci/spec.js";
 import { parseSpec } from "../oci/validate.js";
-import { processStartTime, writeBundleState } from "./bundle-state.js";
+import { processStartTime, removeBundleState, writeBundleState } from "./bundle-state.js";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, toStatusError } from "./errors.js";
 import type { EventPublisher } from "./events.js";
 import { ProcessStdio } from "./io/stdio.js";
@@ -284,6 +284,7 @@ export class ShimContainer {
     this.execs.clear();
     init.stdio?.dispose();
     if (this.mountedRootfs) unmountRootfs(this.bundle);
+    removeBundleState(this.bundle);
     return rec;
   }
 
@@ -291,7 +292,8 @@ export class ShimContainer {
     const handle = p.handle!;
     void handle.wait().then(
       (status) => this.onExit(p, exitRecord(status)),
-      (err: unknown) => this.ctx.log.error({ err: String(err), id: p.id }, "waiting for a process failed"),
+      (err: unknown) =>
+        this.ctx.log.error({ err: String(err), process: p.id }, "waiting for a process failed"),
     );
   }
 
@@ -307,7 +309,7 @@ export class ShimContainer {
     }
     await p.stdio?.finish();
     if (!p.recordExit(rec)) return;
-    this.ctx.log.info({ id: p.id, pid: rec.pid, status: rec.status }, "process exited");
+    this.ctx.log.info({ process: p.id, processPid: rec.pid, status: rec.status }, "process exited");
     publishEvent(this.ctx, "/tasks/exit", TaskExitSchema, {
       containerId: this.id,
       id: p.id,
