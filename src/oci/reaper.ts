@@ -160,7 +160,9 @@ export class Reaper {
     this.#recent.delete(pid);
   }
 
-  /** Resolves with the exit of pid, also when it has already been reaped. */
+  /** Resolves with the exit of pid, also when it has already been reaped. pid must be a
+   * child of this process (or a descendant that will be reparented to it as subreaper):
+   * a watch on any other live process never resolves. */
   watch(pid: number, opts: WatchOptions = {}): Promise<ExitStatus> {
     if (!Number.isInteger(pid) || pid <= 0) return Promise.reject(new RangeError(`invalid pid ${pid}`));
     const alive = opts.pidfd !== undefined ? this.#pidfdAlive(opts.pidfd) : this.#pidAlive(pid);
@@ -189,7 +191,7 @@ export class Reaper {
     );
   }
 
-  /** Spawns a plain process (async-signal-safe native clone3 + execve) and watches it. */
+  /** Spawns a plain process (native vfork-style clone with a pidfd + execve) and watches it. */
   spawn(opts: SpawnOptions): SpawnedProcess {
     const env = opts.env ?? [];
     const file = resolveFile(opts.file, env);
