@@ -7,7 +7,7 @@
 //   root [/var/lib/containerd], state [/run/containerd], grpc address
 //   [/run/containerd/containerd.sock], ttrpc address [grpc + ".ttrpc"], temp
 //   mounts [<root>/tmpmounts], TMPDIR of containerd and its shims via `temp`
-//   [/tmp], the opt plugin [/opt/containerd], runc/crun state via the runc
+//   [/tmp], the opt plugin [/opt/containerd; disabled anyway], runc/crun state via the runc
 //   shim's Root option [/run/containerd/runc] (CRI config, and --runc-root
 //   that ctr() adds to `ctr run`), ctr's FIFOs via --fifo-dir that ctr() adds
 //   to `run`, `task start` and `task exec` [/run/containerd/fifo].
@@ -76,6 +76,11 @@ export interface StartOptions {
   /** Parent of the temp dir; must be on a filesystem that takes overlay upperdirs. */
   parentDir?: string;
   readyTimeoutMs?: number;
+  /**
+   * Dirs put before <repo>/bin on containerd's PATH (so before the shim it
+   * resolves), e.g. for a test that substitutes a fake shim. Empty by default.
+   */
+  pathPrepend?: string[];
 }
 
 export interface CtrOptions {
@@ -114,10 +119,14 @@ export function repoRoot(): string {
   }
 }
 
-/** The only environment containerd, its shims and ctr get. */
-export function cleanEnv(): Record<string, string> {
+/** The only environment containerd, its shims and ctr get; `prepend` dirs go before <repo>/bin. */
+export function cleanEnv(prepend: readonly string[] = []): Record<string, string> {
   return {
-    PATH: `${join(repoRoot(), "bin")}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    PATH: [
+      ...prepend,
+      join(repoRoot(), "bin"),
+      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ].join(":"),
     HOME: process.env["HOME"] ?? "/root",
   };
 }
@@ -136,6 +145,9 @@ export function renderConfig(dir: string, cri: CriOptions | undefined): string {
     "io.containerd.snapshotter.v1.zfs",
     "io.containerd.tracing.processor.v1.otlp",
     "io.containerd.internal.v1.tracing",
+    // Would put <opt>/bin first on the PATH of containerd and every shim, and
+    // set LD_LIBRARY_PATH: the shims' environment must stay clean.
+    "io.containerd.internal.v1.opt",
   ];
   if (!cri) disabled.push("io.containerd.grpc.v1.cri");
   const lines = [
@@ -225,6 +237,7 @@ export class Containerd {
   private readonly readyTimeoutMs: number;
   private readonly logLevel: string;
   private readonly namespacesSeen = new Set<string>();
+  private readonly pathPrepend: string[];
 
   private constructor(dir: string, opts: StartOptions) {
     this.dir = dir;
@@ -239,6 +252,7 @@ export class Containerd {
     this.state = join(dir, "state");
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
     this.logLevel = opts.logLevel ?? "debug";
+    this.pathPrepend = opts.pathPrepend ?? [];
   }
 
   static async start(opts: StartOptions = {}): Promise<Containerd> {
@@ -272,7 +286,7 @@ export class Containerd {
     try {
       child = spawn(CONTAINERD_BIN, ["--config", this.configPath, "--log-level", this.logLevel], {
         cwd: this.dir,
-        env: cleanEnv(),
+        env: cleanEnv(this.pathPrepend),
         stdio: ["ignore", log, log],
         // Own process group: a ^C to the test runner does not reach it first.
         detached: true,
