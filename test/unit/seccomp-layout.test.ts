@@ -85,7 +85,7 @@ function model(p: SeccompProfile, d: SeccompData, native: string): number {
           case "SCMP_CMP_GE":
             return a >= v;
           case "SCMP_CMP_MASKED_EQ":
-            return (a & v) === v2;
+            return (a & v) === (v2 & v);
           default:
             return false;
         }

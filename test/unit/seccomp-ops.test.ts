@@ -82,6 +82,17 @@ describe("seccomp argument operators (64-bit ABI)", () => {
     assert.equal(run((0x10n << 32n) | 0x10020000n), "ERRNO(1)", "an extra masked bit in the low half");
   });
 
+  test("SCMP_CMP_MASKED_EQ masks valueTwo too, as libseccomp does", () => {
+    const { filter } = compileSeccomp(oneCond("SCMP_CMP_MASKED_EQ", 0xffn, 0x1234n), X64);
+    const run = (a: bigint) =>
+      describeRet(
+        runFilter(filter, { nr: X86_64_SYSCALLS["ioctl"]!, arch: AUDIT_ARCH_X86_64, args: [0n, a] }),
+      );
+    assert.equal(run(0x34n), "ALLOW");
+    assert.equal(run(0x5634n), "ALLOW");
+    assert.equal(run(0x35n), "ERRNO(1)");
+  });
+
   test("conditions on different arguments are ANDed", () => {
     const p: SeccompProfile = {
       defaultAction: "SCMP_ACT_ERRNO",

@@ -17,7 +17,8 @@
 // - Conditions of one rule are ANDed, unless two of them test the same
 //   argument: then, like runc, each condition becomes a rule of its own (OR).
 // - Arguments are compared as 64-bit values (two 32-bit halves); on 32-bit
-//   ABIs (x86, x32, arm) only the low half, like libseccomp.
+//   ABIs (x86, x32, arm) only the low half, like libseccomp. MASKED_EQ is
+//   (arg & value) == (valueTwo & value), libseccomp's reading.
 // - When the default action denies, a syscall newer than every syscall the
 //   profile names gets ENOSYS instead of the default (runc's -ENOSYS stub), so
 //   libc falls back from calls the profile author did not know of (clone3).
@@ -476,8 +477,9 @@ function condition(p: ProgramBuilder, c: Cond, args32: boolean, fail: Label): vo
   const pass = p.label();
   const lo = Number(c.value & MASK32);
   const hi = Number((c.value >> 32n) & MASK32);
-  const lo2 = Number(c.valueTwo & MASK32);
-  const hi2 = Number((c.valueTwo >> 32n) & MASK32);
+  const datum = c.op === "SCMP_CMP_MASKED_EQ" ? c.valueTwo & c.value : c.valueTwo;
+  const lo2 = Number(datum & MASK32);
+  const hi2 = Number((datum >> 32n) & MASK32);
   const ldLo = () => p.load(argWordOffset(c.index, 0));
   const ldHi = () => p.load(argWordOffset(c.index, 1));
 
@@ -497,6 +499,7 @@ function condition(p: ProgramBuilder, c: Cond, args32: boolean, fail: Label): vo
       break;
     }
     case "SCMP_CMP_MASKED_EQ": {
+      // Like libseccomp, the datum is masked too: (arg & value) == (valueTwo & value).
       if (!args32) {
         const l = p.label();
         ldHi();
