@@ -138,6 +138,8 @@ export async function startShim(args: ShimArgs, bundle: string, opts: StartOptio
     if (args.debug) flags.push("-debug");
     const child = spawn(process.execPath, [...process.execArgv, opts.daemonEntry, ...flags], {
       cwd: bundle,
+      // Operators (and containerd's tooling) recognise shims by name in ps.
+      argv0: "containerd-shim-tsshim-v2",
       detached: true,
       stdio: ["ignore", "ignore", "ignore", fd],
       env: daemonEnvironment(process.env, { TSSHIM_SOCKET_PATH: path }),
