@@ -130,6 +130,8 @@ export class CgroupManager {
     const isKill = signal === "SIGKILL" || signal === 9;
     const deadline = Date.now() + timeoutMs;
     if (isKill && this.backends().some((b) => b.version === 2 && b.killAll())) {
+      // In hybrid mode a task frozen by the v1 freezer dies only once thawed.
+      if (this.state() !== "thawed") await this.thaw();
       await this.waitEmpty(deadline);
       return;
     }

@@ -1,0 +1,246 @@
+// The cgroup manager against this machine's real cgroupfs (hybrid: v1 controllers + cgroup2 at
+// /sys/fs/cgroup/unified). Each test makes its own /tsshim-test-* tree and removes it.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { type CgroupLayout, CgroupManager, detectLayout } from "../../src/oci/cgroups/index.js";
+
+const layout = detectLayout();
+// Managers are cleaned first: their kill thaws a frozen cgroup, so the children can then exit.
+const managers: (() => Promise<void>)[] = [];
+const children: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of [...managers, ...children]) await c();
+});
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+function start(cmd: string, args: string[]): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env });
+  children.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+  });
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
+
+let n = 0;
+function manager(sub = "c", forced?: CgroupLayout): { mgr: CgroupManager; top: string } {
+  const top = `/tsshim-test-${process.pid}-${n++}`;
+  const opts = { cgroupsPath: `${top}/${sub}`, id: "unused" };
+  const mgr = new CgroupManager(forced ? { ...opts, layout: forced } : opts);
+  managers.push(async () => {
+    await mgr.kill("SIGKILL").catch(() => {});
+    await mgr.destroy().catch(() => {});
+  });
+  return { mgr, top };
+}
+
+/** The cgroup of pid per hierarchy, as /proc/<pid>/cgroup reports it. */
+function cgroupsOf(pid: number): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n")) {
+    const [, ctrls, path] = line.split(":") as [string, string, string];
+    m.set(ctrls, path);
+  }
+  return m;
+}
+
+function allTopDirs(top: string): string[] {
+  const roots = layout.v1.map((h) => h.mountpoint);
+  if (layout.unified) roots.push(layout.unified.mountpoint);
+  return roots.map((r) => join(r, top)).filter((d) => existsSync(d));
+}
+
+describe("cgroup manager on this host", () => {
+  it("detects the host layout from mountinfo", () => {
+    assert.equal(layout.mode, "hybrid");
+    assert.equal(layout.unified?.mountpoint, "/sys/fs/cgroup/unified");
+    const ctrls = layout.v1.flatMap((h) => h.controllers);
+    for (const c of ["memory", "pids", "freezer", "cpu", "cpuset", "name=systemd"])
+      assert.ok(ctrls.includes(c), c);
+  });
+
+  it("creates, places a process in every hierarchy, lists it, and leaves nothing after destroy", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const sleeper = start("sleep", ["1000"]);
+    const pid = sleeper.pid!;
+    mgr.enter(pid);
+
+    const where = cgroupsOf(pid);
+    for (const h of layout.v1)
+      assert.equal(where.get(h.controllers.join(",")), `${top}/c`, h.controllers.join(","));
+    assert.equal(where.get(""), `${top}/c`, "unified placement");
+    assert.equal(mgr.unifiedDir(), `/sys/fs/cgroup/unified${top}/c`);
+    assert.equal(mgr.procsPaths().length, layout.v1.length + 1);
+    assert.deepEqual(mgr.pids(), [pid]);
+    assert.equal(mgr.state(), "thawed");
+
+    await mgr.kill("SIGKILL");
+    assert.equal((await exited(sleeper)).signal, "SIGKILL");
+    assert.deepEqual(mgr.pids(), []);
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), [], "no directory left in any hierarchy");
+    assert.equal(mgr.state(), "absent");
+  });
+
+  it("freezes until FROZEN (a writer stops), thaws, and kills a frozen cgroup", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const counter = start("sh", ["-c", "read go; i=0; while :; do i=$((i+1)); echo $i; done"]);
+    mgr.enter(counter.pid!);
+    let lines = 0;
+    counter.stdout!.on("data", (b: Buffer) => {
+      lines += b.toString().split("\n").length - 1;
+    });
+    counter.stdin!.write("go\n");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(lines > 0, "counter runs");
+
+    await mgr.freeze();
+    assert.equal(mgr.state(), "frozen");
+    assert.equal(readFileSync(`/sys/fs/cgroup/freezer${top}/c/freezer.state`, "utf8").trim(), "FROZEN");
+    await new Promise((r) => setTimeout(r, 50)); // let the pipe drain
+    const frozenAt = lines;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(lines, frozenAt, "no output while frozen");
+
+    await mgr.thaw();
+    assert.equal(mgr.state(), "thawed");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(lines > frozenAt, "output resumes after thaw");
+
+    await mgr.freeze();
+    await mgr.kill("SIGKILL");
+    assert.equal((await exited(counter)).signal, "SIGKILL");
+    assert.equal(mgr.state(), "thawed");
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("kill(SIGTERM) reaches every process, including children", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const parent = start("sh", ["-c", "read go; sleep 1000 & sleep 1000 & wait"]);
+    mgr.enter(parent.pid!);
+    parent.stdin!.write("go\n");
+    for (let i = 0; i < 100 && mgr.pids().length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(mgr.pids().length, 3, "sh and two sleeps");
+    await mgr.kill("SIGTERM");
+    assert.equal((await exited(parent)).signal, "SIGTERM");
+    for (let i = 0; i < 200 && mgr.pids().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(mgr.pids(), [], "the sleeps got SIGTERM too");
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("applyResources: pids.max stops a fork loop; memory limit reads back", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const report = mgr.applyResources({
+      pids: { limit: 4 },
+      memory: { limit: 64 * 1024 * 1024, reservation: 32 * 1024 * 1024 },
+      cpu: { shares: 512 },
+    });
+    assert.deepEqual(report.applied, ["pids", "memory"]);
+    assert.deepEqual(report.unsupported, ["cpu"]);
+    assert.equal(readFileSync(`/sys/fs/cgroup/pids${top}/c/pids.max`, "utf8").trim(), "4");
+    assert.equal(
+      readFileSync(`/sys/fs/cgroup/memory${top}/c/memory.limit_in_bytes`, "utf8").trim(),
+      "67108864",
+    );
+    assert.equal(
+      readFileSync(`/sys/fs/cgroup/memory${top}/c/memory.soft_limit_in_bytes`, "utf8").trim(),
+      "33554432",
+    );
+
+    // sh + 3 sleeps fill the limit of 4; the remaining forks fail with EAGAIN.
+    const forker = start("sh", ["-c", "read go; for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done; echo done"]);
+    mgr.enter(forker.pid!);
+    let stderr = "";
+    forker.stderr!.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    forker.stdin!.write("go\n");
+    await exited(forker);
+    assert.match(stderr, /fork/i, "the shell reports failed forks");
+    assert.ok(mgr.pids().length <= 4, `at most 4 tasks, got ${mgr.pids().length}`);
+    assert.ok(Number(readFileSync(`/sys/fs/cgroup/pids${top}/c/pids.events`, "utf8").split(" ")[1]) > 0);
+
+    mgr.applyResources({ pids: { limit: -1 } });
+    assert.equal(readFileSync(`/sys/fs/cgroup/pids${top}/c/pids.max`, "utf8").trim(), "max");
+    await mgr.kill("SIGKILL");
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("v1 memory swap limit is ordered against the memory limit", () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const dir = `/sys/fs/cgroup/memory${top}/c`;
+    if (!existsSync(join(dir, "memory.memsw.limit_in_bytes"))) return; // kernel without swap accounting
+    mgr.applyResources({ memory: { limit: 64 << 20, swap: 128 << 20 } });
+    assert.equal(readFileSync(join(dir, "memory.memsw.limit_in_bytes"), "utf8").trim(), String(128 << 20));
+    mgr.applyResources({ memory: { limit: 16 << 20, swap: 32 << 20 } });
+    assert.equal(readFileSync(join(dir, "memory.limit_in_bytes"), "utf8").trim(), String(16 << 20));
+    assert.equal(readFileSync(join(dir, "memory.memsw.limit_in_bytes"), "utf8").trim(), String(32 << 20));
+  });
+
+  it("v1 without cgroup.kill: SIGKILL signals every pid until the cgroup is empty", async () => {
+    const { mgr, top } = manager("c", { mode: "v1", v1: layout.v1 });
+    mgr.create();
+    assert.equal(mgr.unifiedDir(), undefined);
+    assert.equal(existsSync(`/sys/fs/cgroup/unified${top}`), false, "pure v1 makes no unified dir");
+    const parent = start("sh", ["-c", "read go; sleep 1000 & sleep 1000 & wait"]);
+    mgr.enter(parent.pid!);
+    parent.stdin!.write("go\n");
+    for (let i = 0; i < 100 && mgr.pids().length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(mgr.pids().length, 3);
+    await mgr.kill("SIGKILL");
+    assert.deepEqual(mgr.pids(), []);
+    assert.equal((await exited(parent)).signal, "SIGKILL");
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("destroy waits for exiting tasks, and names the busy directory when they stay", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const sleeper = start("sleep", ["1000"]);
+    mgr.enter(sleeper.pid!);
+    await assert.rejects(mgr.destroy(200), (e: Error) => {
+      assert.match(
+        e.message,
+        new RegExp(`^rmdir ".*${top}/c": EBUSY: cgroup still holds pids ${sleeper.pid}$`),
+      );
+      return true;
+    });
+    // Killed without waiting: destroy retries while the task drains.
+    sleeper.kill("SIGKILL");
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("removes nested cgroups deepest first", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(`/sys/fs/cgroup/pids${top}/c/inner/deeper`, { recursive: true });
+    mkdirSync(`/sys/fs/cgroup/unified${top}/c/inner`);
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+});
