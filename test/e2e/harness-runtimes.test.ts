@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Containerd, repoRoot, startContainerd } from "../helpers/containerd.js";
+import { type Containerd, repoRoot, startContainerd, withContainerdLog } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
 import { cgroupHierarchies, listPids, mountsUnder, processCmdline } from "../helpers/proc.js";
@@ -35,6 +35,15 @@ test("containerd runs with only PATH (repo bin first) and HOME in its environmen
   const config = readFileSync(cd.configPath, "utf8");
   assert.match(config, /runtime_type = "io\.containerd\.tsshim\.v2"/);
   assert.doesNotMatch(config, /\/run\/containerd|\/var\/lib\/containerd|\/opt\/containerd/);
+});
+
+test("withContainerdLog appends containerd's log tail to a failure", async () => {
+  await assert.rejects(
+    withContainerdLog(cd, async () => {
+      throw new Error("boom");
+    }),
+    /^boom\n--- containerd log \(.*containerd\.log\), last \d+ lines ---\n(.|\n)*msg=/,
+  );
 });
 
 test("the busybox image is imported under its predictable name", async () => {

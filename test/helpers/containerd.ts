@@ -28,6 +28,7 @@ import {
   readFileSync,
   rmdirSync,
   rmSync,
+  statfsSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -256,7 +257,7 @@ export class Containerd {
   }
 
   static async start(opts: StartOptions = {}): Promise<Containerd> {
-    const parent = opts.parentDir ?? "/tmp";
+    const parent = overlayCapableDir(opts.parentDir ? [opts.parentDir] : ["/tmp", "/var/tmp"]);
     const dir = mkdtempSync(join(parent, "tsshim-ctd-"));
     const cd = new Containerd(dir, opts);
     prepareHostCgroups();
@@ -646,12 +647,50 @@ export function startContainerd(opts?: StartOptions): Promise<Containerd> {
   return Containerd.start(opts);
 }
 
-/** A containerd shim process serving the containerd at `address` (its argv has `-address <address>`). */
+/**
+ * Runs `fn`; if it throws, appends the tail of containerd's log to the
+ * error's message, so a failing test shows what containerd saw.
+ */
+export async function withContainerdLog<T>(cd: Containerd, fn: () => Promise<T>, lines = 60): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Error) {
+      err.message = `${err.message}\n${cd.logTail(lines)}`;
+      throw err;
+    }
+    throw new Error(`${String(err)}\n${cd.logTail(lines)}`);
+  }
+}
+
+/**
+ * A shim of the containerd at `address`: containerd starts every shim with
+ * `-address <address>` (Go-style single dash; ctr uses `--address`). Matched
+ * on the flag rather than the program name, so a shim daemon re-executed as
+ * `node <script> … -address …` counts too.
+ */
 export function isShimOf(argv: readonly string[], address: string): boolean {
-  const isShim = argv.slice(0, 2).some((a) => (a.split("/").pop() ?? "").startsWith("containerd-shim"));
-  if (!isShim) return false;
-  const i = argv.indexOf("-address");
-  return i >= 0 && argv[i + 1] === address;
+  for (let i = 0; i < argv.length - 1; i++) {
+    if (argv[i] === "-address" && argv[i + 1] === address) return true;
+  }
+  return false;
+}
+
+const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+
+/**
+ * The first of `candidates` on which overlayfs can put an upperdir (not
+ * itself an overlay, e.g. inside a container image).
+ */
+export function overlayCapableDir(candidates: readonly string[]): string {
+  for (const dir of candidates) {
+    try {
+      if (statfsSync(dir).type !== OVERLAYFS_SUPER_MAGIC) return dir;
+    } catch {
+      // missing: try the next
+    }
+  }
+  throw new Error(`none of ${candidates.join(", ")} can hold overlayfs upperdirs (all are overlay mounts)`);
 }
 
 function safeReaddir(dir: string): string[] {

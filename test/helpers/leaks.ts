@@ -1,8 +1,8 @@
 // Leak checker for end-to-end tests: take a snapshot before the test's work,
 // then compare after it. Reports what a user would find left over:
-//   - processes: new descendants of this test process; shims serving this
-//     containerd (argv carries `-address <its address>`); anything still in
-//     the namespaces' cgroups;
+//   - processes: new descendants of this test process; new shims serving
+//     this containerd (argv carries `-address <its address>`); new members of
+//     the namespaces' cgroups; new processes whose cwd is in the temp dir;
 //   - mounts under the containerd's temp dir (/proc/self/mountinfo);
 //   - cgroup dirs under <hierarchy>/<namespace>/ in every v1 controller and
 //     in cgroup2 (the namespace dir itself is the shared parent, not a leak);
@@ -18,13 +18,17 @@ import {
   mountsUnder,
   openFds,
   processCmdline,
+  processCwd,
   readPids,
   sleep,
 } from "./proc.js";
 
 export interface LeakSnapshot {
   cd: Containerd;
+  /** Descendants of the test process. */
   processes: Set<number>;
+  /** Shims, cgroup members and processes working in the temp dir. */
+  external: Set<number>;
   mounts: Set<string>;
   cgroups: Set<string>;
   fds: Map<number, string>;
@@ -72,17 +76,26 @@ function ourDescendants(cd: Containerd): Set<number> {
   );
 }
 
-function shims(cd: Containerd): number[] {
-  return listPids().filter((pid) => {
-    const argv = processCmdline(pid);
-    return argv !== undefined && isShimOf(argv, cd.address);
-  });
-}
-
-function cgroupProcesses(cd: Containerd): { pid: number; cgroup: string }[] {
-  const out: { pid: number; cgroup: string }[] = [];
+/**
+ * Processes of this containerd outside our own tree: shims (argv has
+ * `-address <address>`), processes in the namespaces' cgroups, and processes
+ * whose cwd is inside the temp dir (a shim's cwd is its bundle).
+ */
+function containerdProcesses(cd: Containerd): Map<number, { kind: LeakKind; where: string }> {
+  const out = new Map<number, { kind: LeakKind; where: string }>();
   for (const d of cd.cgroupDirs()) {
-    for (const pid of readPids(join(d, "cgroup.procs"))) out.push({ pid, cgroup: d });
+    for (const pid of readPids(join(d, "cgroup.procs"))) {
+      if (!out.has(pid)) out.set(pid, { kind: "cgroup-process", where: ` in ${d}` });
+    }
+  }
+  const prefix = `${cd.dir}/`;
+  for (const pid of listPids()) {
+    if (pid === process.pid || pid === cd.pid) continue;
+    const argv = processCmdline(pid);
+    if (argv !== undefined && isShimOf(argv, cd.address)) out.set(pid, { kind: "shim", where: "" });
+    else if (!out.has(pid) && processCwd(pid)?.startsWith(prefix)) {
+      out.set(pid, { kind: "process", where: ` (cwd ${processCwd(pid)})` });
+    }
   }
   return out;
 }
@@ -91,6 +104,7 @@ export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {
   return {
     cd,
     processes: ourDescendants(cd),
+    external: new Set(containerdProcesses(cd).keys()),
     mounts: new Set(mountsUnder(cd.dir)),
     cgroups: cgroupTree(cd),
     fds: openFds(),
@@ -101,17 +115,12 @@ export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {
 export function diffLeaks(before: LeakSnapshot): Leak[] {
   const { cd } = before;
   const leaks: Leak[] = [];
-  for (const pid of ourDescendants(cd)) {
+  const ours = ourDescendants(cd);
+  for (const pid of ours) {
     if (!before.processes.has(pid)) leaks.push({ kind: "process", what: describe(pid) });
   }
-  // Shims and cgroup members are leaks regardless of the snapshot: a test
-  // that ends with its containers gone has none.
-  for (const pid of shims(cd)) leaks.push({ kind: "shim", what: describe(pid) });
-  const seen = new Set<number>();
-  for (const { pid, cgroup } of cgroupProcesses(cd)) {
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    leaks.push({ kind: "cgroup-process", what: `${describe(pid)} in ${cgroup}` });
+  for (const [pid, { kind, where }] of containerdProcesses(cd)) {
+    if (!before.external.has(pid) && !ours.has(pid)) leaks.push({ kind, what: `${describe(pid)}${where}` });
   }
   for (const m of mountsUnder(cd.dir)) {
     if (!before.mounts.has(m)) leaks.push({ kind: "mount", what: m });
@@ -122,7 +131,8 @@ export function diffLeaks(before: LeakSnapshot): Leak[] {
   for (const [fd, target] of openFds()) {
     if (before.fds.get(fd) !== target) leaks.push({ kind: "fd", what: `fd ${fd} -> ${target}` });
   }
-  return leaks;
+  const order: LeakKind[] = ["process", "shim", "cgroup-process", "mount", "cgroup", "fd"];
+  return leaks.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
 }
 
 /** Retries diffLeaks until it is empty or `settleMs` passed; returns the last result. */
