@@ -1,0 +1,17 @@
+// What every scenario gets: the suite's containerd, an API client on it, the
+// imported image, the sizes, and a source of unique container ids.
+import type { Containerd, RuntimeName } from "../test/helpers/containerd.js";
+import type { ContainerdClient } from "../test/helpers/grpc.js";
+import type { Sizes } from "./options.js";
+
+export interface BenchContext {
+  cd: Containerd;
+  /** containerd's API in the containerd's namespace. */
+  api: ContainerdClient;
+  image: string;
+  sizes: Sizes;
+  runtimes: readonly RuntimeName[];
+  log(message: string): void;
+  /** A container id no other run of this suite uses: `<prefix>-<n>`. */
+  nextId(prefix: string): string;
+}
