@@ -1,5 +1,5 @@
 // Plain file access to cgroupfs with errors that name the file. Writes open the existing file
-// O_WRONLY (never O_CREAT: a missing interface file means a missing controller, and that
+// (never O_CREAT: a missing interface file means a missing controller, and that
 // should say so rather than fail oddly).
 
 import {
@@ -38,8 +38,9 @@ function wrap(e: unknown, what: string, path: string): CgroupError {
 export function writeFile(path: string, data: string): void {
   let fd: number;
   try {
-    // libuv adds O_CLOEXEC to every open.
-    fd = openSync(path, constants.O_WRONLY);
+    // libuv adds O_CLOEXEC to every open. O_TRUNC is what `echo v > file` does: cgroupfs
+    // ignores it, and it keeps plain files (tests, fake trees) exact.
+    fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
   } catch (e) {
     throw wrap(e, "open", path);
   }

@@ -26,6 +26,7 @@ export interface CgroupLayout {
   unified?: UnifiedMount;
 }
 
+// Super options of a v1 cgroup mount that are not controllers.
 const V1_OPTIONS_IGNORED = new Set([
   "rw",
   "ro",
@@ -34,7 +35,12 @@ const V1_OPTIONS_IGNORED = new Set([
   "nosuid",
   "nodev",
   "noexec",
+  "xattr",
+  "noprefix",
+  "none",
   "clone_children",
+  "cpuset_v2_mode",
+  "favordynmods",
 ]);
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
