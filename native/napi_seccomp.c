@@ -1,10 +1,12 @@
 /* Node-API glue for seccomp: the test-only self-check `seccompTrial`.
  *
- * seccompTrial(filter: Uint8Array, flags: number, nr: number, args: bigint[])
+ * seccompTrial(filter: Uint8Array, flags: number, nr: number, args: bigint[], abi?: "i386")
  *   → { result, errno, signal }
  * forks a throwaway child (raw clone, so no atfork handlers run in a copy of a
  * multi-threaded Node), which sets no_new_privs, installs the filter with
- * tsshim_seccomp_install and makes the one syscall `nr(args...)`. The child
+ * tsshim_seccomp_install and makes the one syscall `nr(args...)` (with abi
+ * "i386" on x86_64: through `int $0x80`, so seccomp sees AUDIT_ARCH_I386 and
+ * the i386 number; five arguments at most there). The child
  * reports the syscall's return value and errno through a pipe; if the filter
  * kills it, `signal` is the terminating signal (SIGSYS) and result/errno are 0.
  * The filter must allow write(2) and exit_group(2), which the child needs to
@@ -46,8 +48,25 @@ static void write_all(int fd, const void *buf, size_t len) {
   }
 }
 
+/* A syscall through the i386 entry point: -errno on failure, like the raw kernel ABI. */
+static long i386_syscall(long nr, const uint64_t *a) {
+#if defined(__x86_64__)
+  long ret;
+  __asm__ volatile("int $0x80"
+                   : "=a"(ret)
+                   : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3]), "D"(a[4])
+                   : "memory", "cc", "r8", "r9", "r10", "r11");
+  return (long)(int)ret; /* the i386 ABI returns 32 bits */
+#else
+  (void)nr;
+  (void)a;
+  return -ENOSYS;
+#endif
+}
+
 /* Runs in the child: async-signal-safe calls only, then _exit. */
-static void trial_child(int wfd, const void *filter, size_t len, unsigned flags, long nr, const uint64_t *a) {
+static void trial_child(int wfd, const void *filter, size_t len, unsigned flags, long nr, const uint64_t *a,
+                        int i386) {
   struct trial_report r;
   memset(&r, 0, sizeof r);
   /* A killed child must not leave a core file behind. */
@@ -65,9 +84,15 @@ static void trial_child(int wfd, const void *filter, size_t len, unsigned flags,
     tsshim_error_errno(&r.err, "seccomp trial", "prctl", "PR_SET_NO_NEW_PRIVS", NULL);
   } else if (tsshim_seccomp_install(filter, len, flags, &r.err) == 0) {
     r.installed = 1;
-    errno = 0;
-    r.result = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-    r.errnum = r.result == -1 ? errno : 0;
+    if (i386) {
+      long ret = i386_syscall(nr, a);
+      r.result = ret < 0 && ret >= -4095 ? -1 : ret;
+      r.errnum = ret < 0 && ret >= -4095 ? (int)-ret : 0;
+    } else {
+      errno = 0;
+      r.result = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+      r.errnum = r.result == -1 ? errno : 0;
+    }
   }
   write_all(wfd, &r, sizeof r);
   _exit(0);
@@ -79,8 +104,8 @@ static napi_value throw_type(napi_env env, const char *msg) {
 }
 
 static napi_value seccomp_trial(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 4) return throw_type(env, "seccompTrial(filter, flags, nr, args) needs 4 arguments");
 
@@ -111,6 +136,24 @@ static napi_value seccomp_trial(napi_env env, napi_callback_info info) {
       return throw_type(env, "args must be bigints");
   }
 
+  int i386 = 0;
+  if (argc >= 5) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[4], &t) != napi_ok) return NULL;
+    if (t != napi_undefined) {
+      char abi[8] = {0};
+      size_t n_abi = 0;
+      if (t != napi_string || napi_get_value_string_utf8(env, argv[4], abi, sizeof abi, &n_abi) != napi_ok ||
+          strcmp(abi, "i386") != 0)
+        return throw_type(env, "abi must be \"i386\" or undefined");
+#if !defined(__x86_64__)
+      return throw_type(env, "abi \"i386\" needs an x86_64 host");
+#endif
+      if (n > 5) return throw_type(env, "an i386 trial takes at most 5 args");
+      i386 = 1;
+    }
+  }
+
   /* The child works on its own copy of the address space, so `data` stays valid there. */
   int fds[2];
   struct tsshim_error err;
@@ -129,7 +172,7 @@ static napi_value seccomp_trial(napi_env env, napi_callback_info info) {
   }
   if (pid == 0) {
     close(fds[0]);
-    trial_child(fds[1], data, len, flags, (long)nr, a);
+    trial_child(fds[1], data, len, flags, (long)nr, a, i386);
   }
   close(fds[1]);
 

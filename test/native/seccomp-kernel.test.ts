@@ -19,7 +19,7 @@ interface Trial {
   errno: number;
   signal: number;
 }
-type TrialFn = (filter: Uint8Array, flags: number, nr: number, args: bigint[]) => Trial;
+type TrialFn = (filter: Uint8Array, flags: number, nr: number, args: bigint[], abi?: "i386") => Trial;
 
 function loadTrial(): TrialFn {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -205,6 +205,21 @@ describe("seccomp filters on the real kernel", () => {
       architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
     });
     assert.equal(trial(with32.filter, 0, X32_SYSCALLS["getpid"]!, []).signal, 0);
+  });
+
+  test("i386 calls (int 0x80): killed by an x86_64-only filter, filtered by i386 numbers when X86 is listed", {
+    skip: process.arch !== "x64",
+  }, () => {
+    const only64 = compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64"] });
+    assert.equal(trial(only64.filter, 0, X86_SYSCALLS["getpid"]!, [], "i386").signal, SIGSYS);
+    const c = compileSeccomp(defaultLike);
+    const i386 = (name: string, args: bigint[] = []) =>
+      trial(c.filter, c.flags, X86_SYSCALLS[name]!, args, "i386");
+    const pid = i386("getpid");
+    assert.ok(pid.result > 0 && pid.signal === 0, JSON.stringify(pid));
+    denied(i386("unshare", [CLONE_NEWUTS]), EPERM);
+    denied(i386("keyctl", [0n]), EPERM);
+    denied(i386("write", [0xffffffffn, 0n, 0n]), EBADF);
   });
 
   test("filter flags reach seccomp(2) (TSYNC, LOG)", () => {
