@@ -42,7 +42,7 @@ test("withContainerdLog appends containerd's log tail to a failure", async () =>
     withContainerdLog(cd, async () => {
       throw new Error("boom");
     }),
-    /^boom\n--- containerd log \(.*containerd\.log\), last \d+ lines ---\n(.|\n)*msg=/,
+    /^Error: boom\n--- containerd log \(.*containerd\.log\), last \d+ lines ---\n(.|\n)*msg=/,
   );
 });
 
