@@ -85,7 +85,13 @@ static int get_element_object(napi_env env, napi_value arr, uint32_t i, const ch
   CHECK(napi_get_element(env, arr, i, out));
   napi_valuetype t;
   CHECK(napi_typeof(env, *out, &t));
-  if (t != napi_object) return throw_type(env, field, "an object");
+  if (t != napi_object) {
+    char name[128];
+    snprintf(name, sizeof name, "%s", field);
+    size_t n = strlen(name);
+    if (n > 0 && name[n - 1] == '.') name[n - 1] = '\0'; /* callers pass "mounts[3]." */
+    return throw_type(env, name, "an object");
+  }
   return 0;
 }
 

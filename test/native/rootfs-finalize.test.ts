@@ -1,10 +1,12 @@
 // What tsshim_rootfs_finalize does, seen from inside: masked paths, readonly paths, sysctls;
 // and the no-pivot path (MS_MOVE + chroot) through the rootfs test runner.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { Container } from "../../src/oci/container.js";
 import { buildRootfsPlan } from "../../src/oci/rootfs-plan.js";
+import { descendants, openFds } from "../helpers/proc.js";
 import { type Bundle, defaultSpec, makeBundle, runContainer } from "./container-fixture.js";
 import { hostMountsMentioning, mountAt, parseMountinfo, testRun } from "./rootfs-fixture.js";
 
@@ -144,6 +146,22 @@ describe("rootfs no-pivot", () => {
       ),
       r.output,
     );
+  });
+
+  it("100 runs, half failing mid-way, leave no fd, process or mount behind", () => {
+    const good = buildRootfsPlan(defaultSpec([]), bundle.dir);
+    const badSpec = defaultSpec([]);
+    badSpec.mounts!.push({ destination: "/bogus", type: "tsshimnofs", source: "bogus-src" });
+    const bad = buildRootfsPlan(badSpec, bundle.dir);
+    const fds = [...openFds().keys()].sort();
+    const children = descendants(process.pid).length;
+    for (let i = 0; i < 50; i++) {
+      assert.equal(testRun(good, ["/bin/true"]).status, 0);
+      assert.equal(testRun(bad, ["/bin/true"]).error?.errno, 19);
+    }
+    assert.deepEqual([...openFds().keys()].sort(), fds);
+    assert.equal(descendants(process.pid).length, children);
+    rmSync(join(bundle.rootfs, "bogus"), { recursive: true, force: true });
   });
 
   it("a child-side failure comes back as a structured error", () => {
