@@ -6,6 +6,7 @@
 import {
   CAPABILITIES,
   DEVICE_TYPES,
+  type LinuxResources,
   MOUNT_DATA_FLAGS,
   MOUNT_EXTENSIONS,
   MOUNT_FLAGS,
@@ -13,12 +14,12 @@ import {
   MOUNT_RECURSIVE,
   NAMESPACES,
   PERSONALITY_DOMAINS,
+  type Process,
   RLIMITS,
   SECCOMP_ACTIONS,
   SECCOMP_ARCHITECTURES,
   SECCOMP_FLAGS,
   SECCOMP_OPERATORS,
-  type Process,
   type Spec,
 } from "./spec.js";
 
@@ -722,6 +723,12 @@ function validateLinux(v: unknown, path: string, spec: Obj): void {
       fail(field, 'needs a "uts" namespace in linux.namespaces');
     }
   }
+}
+
+/** Validates the LinuxResources of an Update request (same rules as `linux.resources`). */
+export function validateLinuxResources(value: unknown): LinuxResources {
+  validateResources(value, "resources");
+  return value as LinuxResources;
 }
 
 /** Validates a decoded config.json; returns it typed, or throws SpecError. */

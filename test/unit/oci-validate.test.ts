@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseSpec, SpecError, SUPPORTED, validateSpec } from "../../src/oci/validate.js";
+import {
+  parseSpec,
+  SpecError,
+  SUPPORTED,
+  validateExecProcess,
+  validateLinuxResources,
+  validateSpec,
+} from "../../src/oci/validate.js";
 
 // `runc spec` output (runc 1.1), verbatim.
 const RUNC_SPEC = `{
@@ -830,6 +837,19 @@ describe("config.json validation", () => {
       "linux.timeOffsets.realtime",
       'linux.timeOffsets.realtime: must be "boottime" or "monotonic"',
     );
+  });
+
+  it("validates an Exec process and Update resources on their own", () => {
+    const proc = validateExecProcess({ user: { uid: 0, gid: 0 }, args: ["ls"], cwd: "/", terminal: false });
+    assert.deepEqual(proc.args, ["ls"]);
+    assert.throws(() => validateExecProcess({ user: { uid: 0, gid: 0 }, args: [], cwd: "/" }), {
+      name: "SpecError",
+      message: "process.args: must not be empty",
+    });
+    assert.equal(validateLinuxResources({ pids: { limit: 10 } }).pids?.limit, 10);
+    assert.throws(() => validateLinuxResources({ memory: { limit: "1G" } }), {
+      message: 'resources.memory.limit: must be an integer, got string "1G"',
+    });
   });
 
   it("exposes the supported facts other modules need", () => {
