@@ -221,7 +221,8 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
 
 // A "cgroup" mount becomes runc's layout: on cgroup v2 one cgroup2 mount; on v1 a tmpfs with
 // one directory per hierarchy, each either a cgroup mount (a new cgroup namespace shows only
-// the container's subtree) or a bind of the container's own cgroup directory.
+// the container's subtree) or, without one or in a user namespace, a bind of the container's
+// own cgroup directory.
 function planCgroupMounts(
   base: PlanMount,
   spec: Spec,
@@ -242,7 +243,8 @@ function planCgroupMounts(
     data: "mode=755",
     flags: perMount & ~MS.RDONLY,
   });
-  const cgns = newNamespace(spec, "cgroup");
+  // cgroup v1 filesystems cannot be mounted inside a user namespace: bind there, as runc does.
+  const cgns = newNamespace(spec, "cgroup") && !hasNamespace(spec, "user");
   const own = cgroupPath(spec);
   for (const h of host.cgroupV1) {
     const destination = posix.join(base.destination, h.dir);

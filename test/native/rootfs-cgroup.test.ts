@@ -2,7 +2,7 @@
 // with one directory per hierarchy, each showing only the container's own cgroup) and a
 // cgroup2 mount that, in a new cgroup namespace, shows the container's cgroup as its root.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import type { CgroupPlacement } from "../../src/oci/container.js";
@@ -121,6 +121,25 @@ describe("rootfs cgroup mounts", {
         assert.equal(m.fstype, "cgroup");
         for (const o of h.options.split(",")) assert.ok(m.superOpts.includes(o), `${h.dir} ${o}`);
       }
+    });
+  });
+
+  it("v1 in user and cgroup namespaces: binds, since cgroup v1 cannot be mounted there", async () => {
+    await withCgroup(async (cg) => {
+      chmodSync(bundle.dir, 0o755);
+      const spec = cgroupSpec(
+        "echo procs=$(cat /sys/fs/cgroup/pids/cgroup.procs); cat /proc/self/mountinfo",
+        `/${cg.name}`,
+        false,
+      );
+      spec.linux!.namespaces!.push({ type: "cgroup" }, { type: "user" });
+      spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      const r = await runContainer(bundle, spec, { cgroup: cg });
+      assert.equal(r.status.code, 0, r.stderr);
+      assert.match(r.stdout, /^procs=1(?: [2-9])*$/m);
+      const m = mountAt(parseMountinfo(r.stdout), "/sys/fs/cgroup/pids")!;
+      assert.equal(m.fstype, "cgroup");
     });
   });
 

@@ -490,6 +490,24 @@ describe("buildRootfsPlan", () => {
     );
     assert.deepEqual(p.lateReadonly, []);
   });
+  it("binds v1 hierarchies in a user namespace even with a cgroup namespace", () => {
+    const p = buildRootfsPlan(
+      spec({
+        mounts: [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup" }],
+        linux: { namespaces: [{ type: "cgroup" }, { type: "user" }], cgroupsPath: "c2" },
+      }),
+      "/b",
+      { host: V1_HOST },
+    );
+    assert.deepEqual(
+      p.mounts.slice(1).map((m) => [m.fstype, m.source]),
+      [
+        ["", "/sys/fs/cgroup/cpu,cpuacct/c2"],
+        ["", "/sys/fs/cgroup/memory/c2"],
+        ["", "/sys/fs/cgroup/systemd/c2"],
+      ],
+    );
+  });
   it("makes a cgroup mount one cgroup2 mount on a v2 host", () => {
     const p = buildRootfsPlan(
       spec({
