@@ -69,7 +69,7 @@ export function renderSvg(rows: readonly Row[], runtimes: readonly RuntimeName[]
       }
       const w = Math.max(1, px(r.ratio));
       out.push(
-        `<rect x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${COLORS[r.runtime]}"/>`,
+        `<rect class="bar" x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${COLORS[r.runtime]}"/>`,
       );
       const clipped = r.ratio > scale ? " ›" : "";
       out.push(
