@@ -30,7 +30,6 @@ import {
   BPF_JEQ,
   BPF_JGE,
   BPF_JGT,
-  BPF_JSET,
   BPF_MAXINSNS,
   encode,
   OFF_ARCH,
@@ -102,8 +101,6 @@ const EPERM = 1;
 const ENOSYS = 38;
 const MASK32 = 0xffffffffn;
 const U64_MAX = (1n << 64n) - 1n;
-/** Syscalls compared one by one at a leaf of the search tree. */
-const LEAF = 8;
 
 interface Cond {
   index: number;
@@ -356,7 +353,6 @@ function isTrace(ret: number): boolean {
 function generate(sections: readonly Section[], defaultRet: number, enosysStub: boolean) {
   const p = new ProgramBuilder();
   const badArch = p.label();
-  const enosys = p.label();
   const retDefault = p.label();
   const starts = sections.map(() => p.label());
 
@@ -371,7 +367,6 @@ function generate(sections: readonly Section[], defaultRet: number, enosysStub: 
   sections.forEach((s, i) => {
     p.place(starts[i]!);
     p.load(OFF_NR);
-    const tree = p.label();
     const has = (token: string) => s.tables.some((t) => t.token === token);
     const x86_64 = has("SCMP_ARCH_X86_64");
     const x32 = has("SCMP_ARCH_X32");
@@ -387,89 +382,113 @@ function generate(sections: readonly Section[], defaultRet: number, enosysStub: 
     }
     p.place(afterAbi);
 
-    if (enosysStub) {
-      const stub = (token: string) => {
-        const max = s.max.get(token);
-        if (max === undefined) p.goto(tree);
-        else p.jump(BPF_JGT, max, enosys, tree);
-      };
-      if (s.tables.length === 1) stub(s.tables[0]!.token);
-      else {
-        // x86_64 and x32 together: each ABI has its own newest syscall.
-        const isX32 = p.label();
-        const isX64 = p.label();
-        p.jump(BPF_JSET, X32_SYSCALL_BIT, isX32, isX64);
-        p.place(isX32);
-        stub("SCMP_ARCH_X32");
-        p.place(isX64);
-        stub("SCMP_ARCH_X86_64");
-      }
-    }
-    p.place(tree);
-    searchTree(p, s.entries, defaultRet);
+    searchTree(p, intervals(s, defaultRet, enosysStub), defaultRet);
   });
 
   p.place(badArch);
   p.ret(SECCOMP_RET_KILL_THREAD);
-  p.place(enosys);
-  p.ret(SECCOMP_RET_ERRNO | ENOSYS);
   p.place(retDefault);
   p.ret(defaultRet);
   return p.assemble();
 }
 
+type Decision = { kind: "ret"; ret: number } | { kind: "rules"; rules: Rule[] };
+
+/** Syscall numbers lo..hi (inclusive, unsigned) all decided the same way. */
+interface Interval {
+  lo: number;
+  hi: number;
+  d: Decision;
+}
+
+const NR_MAX = 0xffffffff;
+
 /**
- * A binary search over sorted syscall numbers (A holds nr): inner nodes split
- * with one JGE, leaves test up to LEAF numbers with JEQ and keep their own
- * return instructions close, so almost every branch stays within 255.
+ * Partitions 0..2^32-1 for one section: each named syscall decides its own
+ * number, neighbours with the same unconditional action merge, and the gaps get
+ * the default action, or ENOSYS above the newest syscall the profile names.
  */
-function searchTree(p: ProgramBuilder, entries: readonly Entry[], defaultRet: number): void {
-  if (entries.length > LEAF) {
-    const mid = entries.length >> 1;
+function intervals(s: Section, defaultRet: number, enosysStub: boolean): Interval[] {
+  // What an unnamed number gets, per ABI range (x32 numbers carry X32_SYSCALL_BIT).
+  const base: { lo: number; hi: number; token: string }[] =
+    s.tables.length === 1
+      ? [{ lo: 0, hi: NR_MAX, token: s.tables[0]!.token }]
+      : [
+          { lo: 0, hi: X32_SYSCALL_BIT - 1, token: "SCMP_ARCH_X86_64" },
+          { lo: X32_SYSCALL_BIT, hi: NR_MAX, token: "SCMP_ARCH_X32" },
+        ];
+  const fallback: Interval[] = [];
+  const ENOSYS_RET = (SECCOMP_RET_ERRNO | ENOSYS) >>> 0;
+  for (const b of base) {
+    const max = s.max.get(b.token);
+    if (enosysStub && max !== undefined && max < b.hi) {
+      fallback.push({ lo: b.lo, hi: max, d: { kind: "ret", ret: defaultRet } });
+      fallback.push({ lo: max + 1, hi: b.hi, d: { kind: "ret", ret: ENOSYS_RET } });
+    } else fallback.push({ lo: b.lo, hi: b.hi, d: { kind: "ret", ret: defaultRet } });
+  }
+
+  const out: Interval[] = [];
+  const push = (lo: number, hi: number, d: Decision) => {
+    const last = out.at(-1);
+    if (last?.d.kind === "ret" && d.kind === "ret" && last.d.ret === d.ret && last.hi + 1 === lo)
+      last.hi = hi;
+    else out.push({ lo, hi, d });
+  };
+  const fill = (lo: number, hi: number) => {
+    for (const f of fallback) {
+      const a = Math.max(lo, f.lo);
+      const z = Math.min(hi, f.hi);
+      if (a <= z) push(a, z, f.d);
+    }
+  };
+  let next = 0;
+  for (const e of s.entries) {
+    if (e.nr > next) fill(next, e.nr - 1);
+    const first = e.rules[0]!;
+    push(
+      e.nr,
+      e.nr,
+      first.conds.length === 0 ? { kind: "ret", ret: first.ret } : { kind: "rules", rules: e.rules },
+    );
+    next = e.nr + 1;
+  }
+  if (next <= NR_MAX) fill(next, NR_MAX);
+  return out;
+}
+
+/**
+ * A binary search over the intervals (A holds nr): every inner node is one JGE
+ * on the first number of its right half, every leaf is one RET or the argument
+ * checks of one syscall.
+ */
+function searchTree(p: ProgramBuilder, iv: readonly Interval[], defaultRet: number): void {
+  if (iv.length > 1) {
+    const mid = iv.length >> 1;
     const right = p.label();
     const left = p.label();
-    p.jump(BPF_JGE, entries[mid]!.nr, right, left);
+    p.jump(BPF_JGE, iv[mid]!.lo, right, left);
     p.place(left);
-    searchTree(p, entries.slice(0, mid), defaultRet);
+    searchTree(p, iv.slice(0, mid), defaultRet);
     p.place(right);
-    searchTree(p, entries.slice(mid), defaultRet);
+    searchTree(p, iv.slice(mid), defaultRet);
     return;
   }
-  const plainRets = new Map<number, Label>();
-  const blocks: { label: Label; rules: Rule[] }[] = [];
-  for (const e of entries) {
-    let target: Label;
-    const first = e.rules[0]!;
-    if (first.conds.length === 0) {
-      target = plainRets.get(first.ret) ?? p.label();
-      plainRets.set(first.ret, target);
-    } else {
-      target = p.label();
-      blocks.push({ label: target, rules: e.rules });
+  const d = iv[0]!.d;
+  if (d.kind === "ret") {
+    p.ret(d.ret);
+    return;
+  }
+  for (const rule of d.rules) {
+    if (rule.conds.length === 0) {
+      p.ret(rule.ret);
+      return;
     }
-    const next = p.label();
-    p.jump(BPF_JEQ, e.nr, target, next);
-    p.place(next);
+    const nextRule = p.label();
+    for (const c of rule.conds) condition(p, c, rule.args32, nextRule);
+    p.ret(rule.ret);
+    p.place(nextRule);
   }
   p.ret(defaultRet);
-  for (const [ret, label] of plainRets) {
-    p.place(label);
-    p.ret(ret);
-  }
-  for (const b of blocks) {
-    p.place(b.label);
-    for (const rule of b.rules) {
-      if (rule.conds.length === 0) {
-        p.ret(rule.ret);
-        break;
-      }
-      const nextRule = p.label();
-      for (const c of rule.conds) condition(p, c, rule.args32, nextRule);
-      p.ret(rule.ret);
-      p.place(nextRule);
-    }
-    if (b.rules.at(-1)!.conds.length > 0) p.ret(defaultRet);
-  }
 }
 
 /** Falls through when the condition holds, jumps to `fail` when it does not. Clobbers A. */
