@@ -10,7 +10,7 @@
  * reports the syscall's return value and errno through a pipe; if the filter
  * kills it, `signal` is the terminating signal (SIGSYS) and result/errno are 0.
  * The filter must allow write(2) and exit_group(2), which the child needs to
- * report and to leave.
+ * report and to leave. A call that blocks ends with SIGALRM after 10 s.
  *
  * Test-only: it blocks the calling thread in waitpid on that one pid, which is
  * fine for a short-lived helper but must never be used by the daemon, where
@@ -76,9 +76,14 @@ static void trial_child(int wfd, const void *filter, size_t len, unsigned flags,
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   sigaction(SIGSYS, &dfl, NULL);
+  sigaction(SIGALRM, &dfl, NULL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+
+  /* A call that blocks (a read from a pipe, a pause) must not hang the caller's waitpid:
+   * SIGALRM ends the child after 10 s, before the filter can deny alarm itself. */
+  alarm(10);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     tsshim_error_errno(&r.err, "seccomp trial", "prctl", "PR_SET_NO_NEW_PRIVS", NULL);
