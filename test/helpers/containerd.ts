@@ -238,6 +238,8 @@ export class Containerd {
   private readonly readyTimeoutMs: number;
   private readonly logLevel: string;
   private readonly namespacesSeen = new Set<string>();
+  /** Words passed to ctr() that could be container ids (see knownShimSocketPaths). */
+  private readonly idsSeen = new Set<string>();
   private readonly pathPrepend: string[];
 
   private constructor(dir: string, opts: StartOptions) {
@@ -397,6 +399,7 @@ export class Containerd {
   ): { file: string; args: string[]; env: Record<string, string> } {
     const ns = opts.namespace ?? this.namespace;
     this.namespacesSeen.add(ns);
+    for (const a of args) if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/.test(a)) this.idsSeen.add(a);
     const full = [
       "--address",
       this.address,
@@ -562,7 +565,7 @@ export class Containerd {
       for (const n of ns?.stdout.split("\n").filter(Boolean) ?? []) this.namespacesSeen.add(n);
       for (const n of this.namespacesSeen) await this.removeAllContainers(n);
     }
-    const sockets = this.shimSockets();
+    const sockets = new Set([...this.shimSockets(), ...this.knownShimSocketPaths()]);
     await this.terminate();
 
     const pids = this.ownedProcesses();
@@ -638,6 +641,25 @@ export class Containerd {
       const path = addr.replace(/^unix:\/\//, "");
       const expected = `/run/containerd/s/${sha256(`${this.address}/${b.ns}/${b.id}`)}`;
       if (path === expected || path.startsWith(`${this.dir}/`)) out.push(path);
+    }
+    return out;
+  }
+
+  /**
+   * Where a containerd-style shim of this containerd would put its socket
+   * for every (namespace, id) we know of: ids of bundles now, plus every
+   * plain word passed to ctr() (container ids are among them; a wrong guess
+   * names a path that simply does not exist). Only existing paths.
+   */
+  knownShimSocketPaths(): string[] {
+    const ids = new Set(this.idsSeen);
+    for (const b of this.bundles()) ids.add(b.id);
+    const out: string[] = [];
+    for (const ns of this.namespacesSeen) {
+      for (const id of ids) {
+        const path = `/run/containerd/s/${sha256(`${this.address}/${ns}/${id}`)}`;
+        if (existsSync(path)) out.push(path);
+      }
     }
     return out;
   }

@@ -4,6 +4,8 @@
 //     this containerd (argv carries `-address <its address>`); new members of
 //     the namespaces' cgroups; new processes whose cwd is in the temp dir;
 //   - mounts under the containerd's temp dir (/proc/self/mountinfo);
+//   - shim sockets of this containerd in /run/containerd/s (the runc shim's
+//     place, which cannot be redirected), for the container ids it knows;
 //   - cgroup dirs under <hierarchy>/<namespace>/ in every v1 controller and
 //     in cgroup2 (the namespace dir itself is the shared parent, not a leak);
 //   - fds of this process.
@@ -30,11 +32,13 @@ export interface LeakSnapshot {
   /** Shims, cgroup members and processes working in the temp dir. */
   external: Set<number>;
   mounts: Set<string>;
+  /** Shim sockets of this containerd in /run/containerd/s (see Containerd.knownShimSocketPaths). */
+  sockets: Set<string>;
   cgroups: Set<string>;
   fds: Map<number, string>;
 }
 
-export type LeakKind = "process" | "shim" | "cgroup-process" | "mount" | "cgroup" | "fd";
+export type LeakKind = "process" | "shim" | "cgroup-process" | "mount" | "socket" | "cgroup" | "fd";
 
 export interface Leak {
   kind: LeakKind;
@@ -106,6 +110,7 @@ export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {
     processes: ourDescendants(cd),
     external: new Set(containerdProcesses(cd).keys()),
     mounts: new Set(mountsUnder(cd.dir)),
+    sockets: new Set(cd.knownShimSocketPaths()),
     cgroups: cgroupTree(cd),
     fds: openFds(),
   };
@@ -125,13 +130,16 @@ export function diffLeaks(before: LeakSnapshot): Leak[] {
   for (const m of mountsUnder(cd.dir)) {
     if (!before.mounts.has(m)) leaks.push({ kind: "mount", what: m });
   }
+  for (const s of cd.knownShimSocketPaths()) {
+    if (!before.sockets.has(s)) leaks.push({ kind: "socket", what: s });
+  }
   for (const c of cgroupTree(cd)) {
     if (!before.cgroups.has(c)) leaks.push({ kind: "cgroup", what: c });
   }
   for (const [fd, target] of openFds()) {
     if (before.fds.get(fd) !== target) leaks.push({ kind: "fd", what: `fd ${fd} -> ${target}` });
   }
-  const order: LeakKind[] = ["process", "shim", "cgroup-process", "mount", "cgroup", "fd"];
+  const order: LeakKind[] = ["process", "shim", "cgroup-process", "mount", "socket", "cgroup", "fd"];
   return leaks.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
 }
 
