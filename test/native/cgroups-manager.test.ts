@@ -216,6 +216,15 @@ describe("cgroup manager on this host", () => {
     assert.deepEqual(allTopDirs(top), []);
   });
 
+  it("kill, state and destroy of a cgroup that does not exist are quiet", async () => {
+    const { mgr } = manager();
+    assert.equal(mgr.state(), "absent");
+    await mgr.kill("SIGKILL");
+    await mgr.kill("SIGTERM");
+    await mgr.destroy();
+    assert.deepEqual(mgr.pids(), []);
+  });
+
   it("destroy waits for exiting tasks, and names the busy directory when they stay", async () => {
     const { mgr, top } = manager();
     mgr.create();

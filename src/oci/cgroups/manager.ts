@@ -116,9 +116,14 @@ export class CgroupManager {
     await this.freezer().thaw();
   }
 
+  /** "absent" when a directory is missing; "thawed" when the host has no freezer at all. */
   state(): CgroupState {
     if (!this.dirs().every((d) => existsDir(d))) return "absent";
-    return this.freezer().freezerState();
+    return this.canFreeze() ? this.freezer().freezerState() : "thawed";
+  }
+
+  private canFreeze(): boolean {
+    return this.controllers.canFreeze() || this.placement?.canFreeze() === true;
   }
 
   /**
@@ -129,6 +134,7 @@ export class CgroupManager {
   async kill(signal: NodeJS.Signals | number = "SIGKILL", timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const isKill = signal === "SIGKILL" || signal === 9;
     const deadline = Date.now() + timeoutMs;
+    if (this.state() === "absent") return;
     if (isKill && this.backends().some((b) => b.version === 2 && b.killAll())) {
       // In hybrid mode a task frozen by the v1 freezer dies only once thawed.
       if (this.state() !== "thawed") await this.thaw();
@@ -148,15 +154,17 @@ export class CgroupManager {
   }
 
   private async signalOnce(signal: NodeJS.Signals | number): Promise<void> {
-    // A v1-frozen task acts on SIGKILL only once thawed, so a kill always ends thawed.
     const isKill = signal === "SIGKILL" || signal === 9;
-    let thawAfter = false;
-    try {
-      const state = this.state();
-      if (state === "thawed") await this.freeze(1000);
-      thawAfter = state === "thawed" || isKill;
-    } catch {
-      // Signal without the freezer rather than not at all.
+    const state = this.state();
+    if (state === "absent") return;
+    let froze = false;
+    if (state === "thawed" && this.canFreeze()) {
+      try {
+        await this.freeze(1000);
+        froze = true;
+      } catch {
+        // Signal without the freezer rather than not at all.
+      }
     }
     try {
       for (const pid of this.pids()) {
@@ -167,7 +175,8 @@ export class CgroupManager {
         }
       }
     } finally {
-      if (thawAfter) await this.thaw();
+      // A v1-frozen task acts on SIGKILL only once thawed, so a kill always ends thawed.
+      if (froze || (isKill && state !== "thawed")) await this.thaw();
     }
   }
 
