@@ -55,6 +55,15 @@ int tsshim_mounts_open_in_root(int rootfd, const char *path, int extra_flags) {
   return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 }
 
+int tsshim_mounts_open_in_root_flags(int rootfd, const char *path, int flags) {
+  struct open_how how = {
+      .flags = (unsigned long long)(flags | O_CLOEXEC),
+      .mode = 0,
+      .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
 int tsshim_mounts_mkpath(int rootfd, const char *path, int as_file, const char *step, const char *detail,
                          struct tsshim_error *err) {
   char buf[PATH_MAX];
@@ -179,6 +188,18 @@ int tsshim_mounts_apply(int rootfd, const struct tsshim_rootfs_mount *m, int use
   int fd = tsshim_mounts_mkpath(rootfd, m->destination, as_file, "mount", m->source, err);
   if (fd < 0) return -1;
 
+  /* tmpcopyup: keep the image's directory open; the tmpfs will cover it. */
+  int copy_src = -1;
+  if (m->tmpcopyup) {
+    copy_src = tsshim_mounts_open_in_root_flags(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
+    if (copy_src < 0) {
+      int e = errno;
+      close(fd);
+      errno = e;
+      return tsshim_error_errno(err, "tmpcopyup", "openat2", m->source, m->destination);
+    }
+  }
+
   char target[TSSHIM_FD_PATH_MAX];
   tsshim_mounts_fd_path(target, fd);
   unsigned long remount = m->remount;
@@ -194,8 +215,22 @@ int tsshim_mounts_apply(int rootfd, const struct tsshim_rootfs_mount *m, int use
   int e = errno;
   close(fd);
   if (r < 0) {
+    if (copy_src >= 0) close(copy_src);
     errno = e;
     return tsshim_error_errno(err, "mount", "mount", m->source, m->destination);
+  }
+  if (copy_src >= 0) {
+    int dst = tsshim_mounts_open_in_root_flags(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
+    if (dst < 0) {
+      e = errno;
+      close(copy_src);
+      errno = e;
+      return tsshim_error_errno(err, "tmpcopyup", "openat2", m->source, m->destination);
+    }
+    r = tsshim_mounts_copyup(copy_src, dst, m->destination, err);
+    close(copy_src);
+    close(dst);
+    if (r < 0) return -1;
   }
   if (remount == 0 && m->attr_set == 0 && m->attr_clr == 0 && m->propagation == 0) return 0;
 

@@ -30,6 +30,13 @@ int tsshim_mounts_mkparent(int rootfd, const char *path, char *name, const char 
  * made onto that fd, then the bind remount, recursive attributes and propagation. */
 int tsshim_mounts_apply(int rootfd, const struct tsshim_rootfs_mount *m, int userns, struct tsshim_error *err);
 
+/* tmpcopyup (mounts_copyup.c): copies the tree of directory fd src into directory fd dst
+ * (both opened O_RDONLY|O_DIRECTORY); where names the destination in errors. */
+int tsshim_mounts_copyup(int src, int dst, const char *where, struct tsshim_error *err);
+
+/* Like tsshim_mounts_open_in_root with the open flags given in full (O_CLOEXEC added). */
+int tsshim_mounts_open_in_root_flags(int rootfd, const char *path, int flags);
+
 /* mount_setattr(2) on fd's mount: set/clear attributes, recursively or not. */
 int tsshim_mounts_setattr_fd(int fd, unsigned long long set, unsigned long long clr, int recursive);
 

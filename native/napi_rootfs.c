@@ -158,6 +158,8 @@ static int convert(napi_env env, napi_value value, struct tsshim_rootfs_plan *p)
     m->attr_clr = (unsigned long long)num;
     if (get_number(env, el, "optional", prefix, &num) < 0) return -1;
     m->optional = num != 0;
+    if (get_number(env, el, "tmpcopyup", prefix, &num) < 0) return -1;
+    m->tmpcopyup = num != 0;
   }
 
   if (get_array(env, value, "devices", &arr, &len) < 0) return -1;

@@ -33,6 +33,7 @@ struct tsshim_rootfs_mount {
   unsigned long long attr_set; /* MOUNT_ATTR_* set recursively with mount_setattr (rro, rnosuid, ...) */
   unsigned long long attr_clr; /* MOUNT_ATTR_* cleared recursively (rrw, rsuid, ...) */
   int optional;            /* skip the mount when its bind source does not exist */
+  int tmpcopyup;           /* tmpfs only: copy what the image has at the destination into it */
 };
 
 /* A device node to create under /dev (or bind from the host under a user namespace). */

@@ -54,6 +54,8 @@ export interface ParsedMountOptions {
   data: string;
   /** bind or rbind was among the options. */
   bind: boolean;
+  /** tmpcopyup: the new tmpfs starts with a copy of what the image has at the destination. */
+  copyUp: boolean;
 }
 
 export class MountOptionError extends Error {
@@ -138,7 +140,6 @@ const RECURSIVE_OPTIONS: Record<string, readonly [number, number]> = {
 };
 
 const REJECTED: Record<string, string> = {
-  tmpcopyup: "is not supported by tsshim (copying the image's files into the new tmpfs)",
   idmap: "is not supported by tsshim (id-mapped mounts)",
   ridmap: "is not supported by tsshim (id-mapped mounts)",
 };
@@ -150,10 +151,15 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   let attrSet = 0;
   let attrClr = 0;
   let bind = false;
+  let copyUp = false;
   const data: string[] = [];
   for (const opt of options) {
     const rejected = REJECTED[opt];
     if (rejected !== undefined) throw new MountOptionError(opt, rejected);
+    if (opt === "tmpcopyup") {
+      copyUp = true;
+      continue;
+    }
     const flag = FLAG_OPTIONS[opt];
     if (flag !== undefined) {
       flags = (flags | flag[0]) & ~flag[1];
@@ -183,7 +189,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     if (opt.includes(",")) throw new MountOptionError(opt, "contains a comma; give each option separately");
     data.push(opt);
   }
-  return { flags, propagation, attrSet, attrClr, data: data.join(","), bind };
+  return { flags, propagation, attrSet, attrClr, data: data.join(","), bind, copyUp };
 }
 
 /** Flags a bind mount can only get through a second MS_REMOUNT|MS_BIND call (mount(2) ignores them with MS_BIND). */

@@ -19,6 +19,8 @@ export interface PlanMount {
   attrClr: number;
   /** 1: skip silently when the source does not exist (a cgroup v1 hierarchy the container has no directory in). */
   optional: number;
+  /** 1: copy the image's files at the destination into the new tmpfs (tmpcopyup). */
+  tmpcopyup: number;
 }
 
 export interface PlanDevice {
@@ -197,9 +199,12 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
         attrSet: opts.attrSet,
         attrClr: opts.attrClr,
         optional: 0,
+        tmpcopyup: 0,
       },
     };
   }
+  if (opts.copyUp && type !== "tmpfs")
+    throw new RootfsPlanError(`${field}.options`, "tmpcopyup needs a tmpfs mount");
   if (type === "" || type === "none")
     throw new RootfsPlanError(`${field}.type`, "is required for a mount that is not a bind mount");
   return {
@@ -215,6 +220,7 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
       attrSet: opts.attrSet,
       attrClr: opts.attrClr,
       optional: 0,
+      tmpcopyup: opts.copyUp ? 1 : 0,
     },
   };
 }

@@ -4,7 +4,7 @@
 // mounted on the host.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
@@ -245,6 +245,42 @@ describe("rootfs mounts", () => {
       rmSync(rel);
       rmSync(join(bundle.rootfs, "etc/tsshim-escape"), { recursive: true, force: true });
       rmSync(join(bundle.rootfs, "etc/tsshim-escape-rel"), { recursive: true, force: true });
+    }
+  });
+
+  it("tmpcopyup: the tmpfs starts with the image's files, links, modes and owners; the image is untouched", async () => {
+    const etc = join(bundle.rootfs, "etc");
+    mkdirSync(join(etc, "deep/er"), { recursive: true });
+    writeFileSync(join(etc, "deep/er/file"), "deep\n", { mode: 0o640 });
+    chownSync(join(etc, "deep/er/file"), 12, 34);
+    symlinkSync("../passwd", join(etc, "deep/link"));
+    try {
+      const spec = sh(
+        "cat /etc/passwd | head -1; cat /etc/deep/er/file; stat -c '%a %u %g' /etc/deep/er/file; readlink /etc/deep/link; cat /etc/deep/link | head -1; echo new > /etc/new && cat /etc/new; cat /proc/self/mountinfo",
+      );
+      spec.mounts!.push({
+        destination: "/etc",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["tmpcopyup", "size=1m"],
+      });
+      const r = await runContainer(bundle, spec);
+      assert.equal(r.status.code, 0, r.stderr);
+      const lines = r.stdout.split("\n");
+      assert.deepEqual(lines.slice(0, 6), [
+        "root:x:0:0:root:/root:/bin/sh",
+        "deep",
+        "640 12 34",
+        "../passwd",
+        "root:x:0:0:root:/root:/bin/sh",
+        "new",
+      ]);
+      const m = mountAt(parseMountinfo(r.stdout), "/etc")!;
+      assert.equal(m.fstype, "tmpfs");
+      assert.ok(m.superOpts.includes("size=1024k"), String(m.superOpts));
+      assert.equal(existsSync(join(etc, "new")), false, "writes stay in the tmpfs");
+    } finally {
+      rmSync(join(etc, "deep"), { recursive: true, force: true });
     }
   });
 

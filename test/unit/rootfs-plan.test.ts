@@ -101,6 +101,7 @@ describe("parseMountOptions: every option to its flag", () => {
       attrClr: 0,
       data: "",
       bind: false,
+      copyUp: false,
     });
   });
 
@@ -169,7 +170,12 @@ describe("parseMountOptions: every option to its flag", () => {
     assert.equal(parseMountOptions(["x-systemd.automount", "uid=1"]).data, "uid=1");
   });
 
-  for (const opt of ["tmpcopyup", "idmap", "ridmap"]) {
+  it("tmpcopyup is a copy-up request, not data", () => {
+    const p = parseMountOptions(["tmpcopyup", "mode=755"]);
+    assert.equal(p.copyUp, true);
+    assert.equal(p.data, "mode=755");
+  });
+  for (const opt of ["idmap", "ridmap"]) {
     it(`${opt} is rejected with a clear error`, () => {
       assert.throws(
         () => parseMountOptions([opt]),
@@ -253,6 +259,7 @@ describe("buildRootfsPlan", () => {
         attrSet: 0,
         attrClr: 0,
         optional: 0,
+        tmpcopyup: 0,
       },
     ]);
   });
@@ -282,6 +289,7 @@ describe("buildRootfsPlan", () => {
         attrSet: MOUNT_ATTR.NOEXEC,
         attrClr: 0,
         optional: 0,
+        tmpcopyup: 0,
       },
     ]);
   });
@@ -308,14 +316,28 @@ describe("buildRootfsPlan", () => {
           spec({
             mounts: [
               { destination: "/proc", type: "proc" },
-              { destination: "/t", type: "tmpfs", options: ["tmpcopyup"] },
+              { destination: "/t", type: "tmpfs", options: ["idmap"] },
             ],
           }),
           "/b",
         ),
       (e: unknown) =>
-        e instanceof RootfsPlanError && e.field === "mounts[1].options" && /tmpcopyup/.test(e.message),
+        e instanceof RootfsPlanError && e.field === "mounts[1].options" && /"idmap"/.test(e.message),
     );
+    assert.throws(
+      () =>
+        buildRootfsPlan(
+          spec({ mounts: [{ destination: "/t", type: "proc", options: ["tmpcopyup"] }] }),
+          "/b",
+        ),
+      /mounts\[0\]\.options: tmpcopyup needs a tmpfs mount/,
+    );
+    const ok = buildRootfsPlan(
+      spec({ mounts: [{ destination: "/t", type: "tmpfs", options: ["tmpcopyup"] }] }),
+      "/b",
+    );
+    assert.equal(ok.mounts[0]?.tmpcopyup, 1);
+    assert.equal(ok.mounts[0]?.data, "");
     assert.throws(
       () => buildRootfsPlan(spec({ mounts: [{ destination: "/t" }] }), "/b"),
       /mounts\[0\]\.type: is required/,
