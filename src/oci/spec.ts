@@ -578,7 +578,24 @@ export const MOUNT_EXTENSIONS: readonly string[] = [
 ];
 
 /** Filesystem data options without "=" that OCI configs carry (passed in mount(2) data). */
-export const MOUNT_DATA_FLAGS: readonly string[] = ["newinstance", "userxattr", "volatile"];
+export const MOUNT_DATA_FLAGS: readonly string[] = [
+  "newinstance",
+  "userxattr",
+  "volatile",
+  "acl",
+  "noacl",
+  "user_xattr",
+  "nouser_xattr",
+  "discard",
+  "nodiscard",
+  "nouuid",
+  "inode32",
+  "inode64",
+  "noswap",
+  "quota",
+  "usrquota",
+  "grpquota",
+];
 
 export const DEVICE_TYPES: readonly LinuxDeviceType[] = ["c", "b", "u", "p"];
 

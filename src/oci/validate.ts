@@ -145,6 +145,7 @@ function envList(v: unknown, path: string): void {
   strings(v, path).forEach((e, i) => {
     const eq = e.indexOf("=");
     if (eq <= 0) fail(index(path, i), `must be KEY=VALUE, got ${JSON.stringify(e)}`);
+    if (e.includes("\0")) fail(index(path, i), "contains a NUL byte");
   });
 }
 
@@ -256,7 +257,11 @@ function validateProcess(v: unknown, path: string): void {
   });
   validateUser(o["user"], key(path, "user"));
   if (o["args"] === undefined) fail(key(path, "args"), "is required");
-  if (strings(o["args"], key(path, "args")).length === 0) fail(key(path, "args"), "must not be empty");
+  const args = strings(o["args"], key(path, "args"));
+  if (args.length === 0) fail(key(path, "args"), "must not be empty");
+  args.forEach((a, i) => {
+    if (a.includes("\0")) fail(index(key(path, "args"), i), "contains a NUL byte");
+  });
   optional(o, "commandLine", path, string);
   optional(o, "env", path, envList);
   absolute(o["cwd"], key(path, "cwd"));
@@ -377,7 +382,8 @@ function validateDevices(v: unknown, path: string): void {
     }
     optional(o, "major", p, (n, np) => integer(n, np, "int64", 0));
     optional(o, "minor", p, (n, np) => integer(n, np, "int64", 0));
-    optional(o, "fileMode", p, (n, np) => integer(n, np, "uint32", 0, 0o7777));
+    // Permission bits are what runtimes use; some writers include the S_IF* type bits too.
+    optional(o, "fileMode", p, (n, np) => integer(n, np, "uint32"));
     optional(o, "uid", p, (n, np) => integer(n, np, "uint32"));
     optional(o, "gid", p, (n, np) => integer(n, np, "uint32"));
   });
@@ -521,7 +527,8 @@ export function validateResources(v: unknown, path: string): void {
   optional(o, "unified", path, (u, up) => {
     for (const k of Object.keys(stringMap(u, up))) {
       // A cgroup v2 interface file of this cgroup: "<controller>.<name>", never a path.
-      if (!/^[a-z0-9_]+\.[a-z0-9_.]+$/.test(k)) fail(key(up, k), "is not a cgroup v2 interface file name");
+      if (!/^[a-z0-9_]+\.[A-Za-z0-9_.-]+$/.test(k))
+        fail(key(up, k), "is not a cgroup v2 interface file name");
     }
   });
 }

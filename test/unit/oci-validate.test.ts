@@ -161,7 +161,7 @@ function fullSpec(): Json {
       hugepageLimits: [{ pageSize: "2MB", limit: 209715200 }],
       network: { classID: 1048577, priorities: [{ name: "eth0", priority: 500 }] },
       rdma: { mlx5_1: { hcaHandles: 3, hcaObjects: 10000 } },
-      unified: { "memory.high": "max", "io.weight": "100" },
+      unified: { "memory.high": "max", "io.weight": "100", "hugetlb.2MB.max": "max" },
     },
     rootfsPropagation: "rslave",
     seccomp: {
@@ -822,6 +822,20 @@ describe("config.json validation", () => {
       },
       "process.env[0]",
       'process.env[0]: must be KEY=VALUE, got "=x"',
+    );
+    rejects(
+      (s) => {
+        p(s)["args"] = ["sh", "a\0b"];
+      },
+      "process.args[1]",
+      "process.args[1]: contains a NUL byte",
+    );
+    rejects(
+      (s) => {
+        p(s)["env"] = ["A=\0"];
+      },
+      "process.env[0]",
+      "process.env[0]: contains a NUL byte",
     );
     rejects(
       (s) => {
