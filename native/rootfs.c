@@ -81,8 +81,10 @@ static int enter_root(const struct tsshim_rootfs_plan *plan, int rootfd, struct 
 
 int tsshim_rootfs_mount(const struct tsshim_rootfs_plan *plan, struct tsshim_error *err) {
   unsigned long prop = plan->root_propagation != 0 ? plan->root_propagation : (MS_SLAVE | MS_REC);
-  /* First, so that nothing we mount from here on propagates to the host. */
-  if (mount(NULL, "/", NULL, prop, NULL) < 0) return tsshim_error_errno(err, "rootfs propagation", "mount", "", "/");
+  /* First, so that nothing we mount from here on propagates to the host. An unbindable tree
+   * could not be bound onto itself: it is a slave until the container's "/" is made unbindable. */
+  unsigned long first = (prop & MS_UNBINDABLE) ? (MS_SLAVE | MS_REC) : prop;
+  if (mount(NULL, "/", NULL, first, NULL) < 0) return tsshim_error_errno(err, "rootfs propagation", "mount", "", "/");
   if ((prop & MS_SHARED) && make_parent_private(plan->rootfs, err) < 0) return -1;
   if (mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
     return tsshim_error_errno(err, "rootfs", "mount", plan->rootfs, plan->rootfs);
@@ -121,10 +123,11 @@ int tsshim_rootfs_mount(const struct tsshim_rootfs_plan *plan, struct tsshim_err
   int r = enter_root(plan, rootfd, err);
   close(rootfd);
   if (r < 0) return -1;
-  /* A shared root propagation makes the container's own "/" shared too. Only "/" itself:
-   * a recursive pass would override the propagation each mount asked for. */
-  if ((prop & MS_SHARED) && mount(NULL, "/", NULL, MS_SHARED, NULL) < 0) {
-    return tsshim_error_errno(err, "rootfs propagation", "mount", "shared", "/");
+  /* A shared or unbindable root propagation applies to the container's own "/" too. Only
+   * "/" itself: a recursive pass would override the propagation each mount asked for. */
+  unsigned long last = prop & (MS_SHARED | MS_UNBINDABLE);
+  if (last != 0 && mount(NULL, "/", NULL, last, NULL) < 0) {
+    return tsshim_error_errno(err, "rootfs propagation", "mount", "", "/");
   }
   return 0;
 }

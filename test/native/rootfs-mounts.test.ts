@@ -185,7 +185,7 @@ describe("rootfs mounts", () => {
     assert.deepEqual(mountAt(all, "/unbindable")!.optional, ["unbindable"]);
   });
 
-  it("rootfsPropagation shared makes the container's / a shared mount", async () => {
+  it("rootfsPropagation shared, private and unbindable apply to the container's /", async () => {
     const spec = sh("cat /proc/self/mountinfo");
     spec.linux!.rootfsPropagation = "shared";
     const root = mountAt(await mountinfoOf(spec), "/")!;
@@ -196,6 +196,9 @@ describe("rootfs mounts", () => {
     const priv = sh("cat /proc/self/mountinfo");
     priv.linux!.rootfsPropagation = "private";
     assert.deepEqual(mountAt(await mountinfoOf(priv), "/")!.optional, []);
+    const unbindable = sh("cat /proc/self/mountinfo");
+    unbindable.linux!.rootfsPropagation = "unbindable";
+    assert.deepEqual(mountAt(await mountinfoOf(unbindable), "/")!.optional, ["unbindable"]);
   });
 
   it("readonly root: / is ro, touch /x fails with EROFS, mounts on top stay writable", async () => {
