@@ -181,12 +181,27 @@ static int install_seccomp(const struct tsshim_process_plan *p, struct tsshim_er
   return 0;
 }
 
+/* Until execve we may be the init of a PID namespace, which the kernel shields from
+ * every default-action signal but SIGKILL/SIGSTOP: a SIGTERM sent to a created
+ * container would be lost. Catch the usual termination signals and exit with
+ * 128 + signal, as a shell would report it; execve resets these handlers. */
+static void exit_on_signal(int sig) { _exit(128 + sig); }
+
+static void catch_termination_signals(void) {
+  static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE};
+  struct sigaction sa;
+  __builtin_memset(&sa, 0, sizeof sa);
+  sa.sa_handler = exit_on_signal;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+}
+
 void tsshim_process_run(const struct tsshim_container_plan *plan, int sock, tsshim_finalize_fn finalize) {
   const struct tsshim_process_plan *p = &plan->proc;
   struct tsshim_error err;
   __builtin_memset(&err, 0, sizeof err);
   char exe[4096];
   int master = -1;
+  catch_termination_signals();
 
   if (!p->terminal && setup_stdio(p, &err) < 0) goto fail;
   if (setsid() < 0) {
