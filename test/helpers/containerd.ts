@@ -260,8 +260,11 @@ export class Containerd {
 
   static async start(opts: StartOptions = {}): Promise<Containerd> {
     const parent = overlayCapableDir(opts.parentDir ? [opts.parentDir] : ["/tmp", "/var/tmp"]);
-    const dir = mkdtempSync(join(parent, "tsshim-ctd-"));
+    await sweepStaleDirs([parent]);
+    const dir = mkdtempSync(join(parent, DIR_PREFIX));
     const cd = new Containerd(dir, opts);
+    const owner: HarnessOwner = { pid: process.pid, namespace: cd.namespace };
+    writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner));
     prepareHostCgroups();
     const cri = opts.cri === true ? {} : opts.cri === false ? undefined : opts.cri;
     for (const d of ["root", "state", "tmp", "fifo", "opt"]) mkdirSync(join(dir, d), { mode: 0o711 });
@@ -273,6 +276,32 @@ export class Containerd {
       throw err;
     }
     return cd;
+  }
+
+  /**
+   * Cleans up a harness dir whose test process died without stop(): kills
+   * its containerd (still running if the test was SIGKILLed), shims and
+   * containers, then removes mounts, cgroups and the dir, as stop() does.
+   */
+  static async reclaim(dir: string): Promise<void> {
+    let owner: Partial<HarnessOwner> = {};
+    try {
+      owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as Partial<HarnessOwner>;
+    } catch {
+      // no owner file: only what the dir itself tells
+    }
+    const cd = new Containerd(dir, owner.namespace ? { namespace: owner.namespace } : {});
+    const config = join(dir, "config.toml");
+    for (const pid of listPids()) {
+      if (processCmdline(pid)?.includes(config)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+    await cd.stop();
   }
 
   get pid(): number | undefined {
@@ -565,6 +594,7 @@ export class Containerd {
       for (const n of ns?.stdout.split("\n").filter(Boolean) ?? []) this.namespacesSeen.add(n);
       for (const n of this.namespacesSeen) await this.removeAllContainers(n);
     }
+    for (const b of this.bundles()) this.namespacesSeen.add(b.ns);
     const sockets = new Set([...this.shimSockets(), ...this.knownShimSocketPaths()]);
     await this.terminate();
 
@@ -663,6 +693,62 @@ export class Containerd {
     }
     return out;
   }
+}
+
+const DIR_PREFIX = "tsshim-ctd-";
+const OWNER_FILE = "harness-owner.json";
+
+interface HarnessOwner {
+  pid: number;
+  namespace: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+let swept = false;
+
+/** reclaimStaleDirs once per process (startContainerd calls it). */
+async function sweepStaleDirs(parents: readonly string[]): Promise<void> {
+  if (swept) return;
+  swept = true;
+  await reclaimStaleDirs(parents);
+}
+
+/**
+ * Reclaims harness dirs in `parents` whose owning test process is gone (a
+ * test file killed before its stop()). Dirs without an owner file are left
+ * alone unless older than 10 minutes. Returns the dirs reclaimed.
+ */
+export async function reclaimStaleDirs(parents: readonly string[]): Promise<string[]> {
+  const reclaimed: string[] = [];
+  for (const parent of parents) {
+    for (const name of safeReaddir(parent)) {
+      if (!name.startsWith(DIR_PREFIX)) continue;
+      const dir = join(parent, name);
+      let stale: boolean;
+      try {
+        const owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as Partial<HarnessOwner>;
+        stale = typeof owner.pid === "number" && !isAlive(owner.pid);
+      } catch {
+        try {
+          stale = Date.now() - lstatSync(dir).mtimeMs > 10 * 60_000;
+        } catch {
+          stale = false;
+        }
+      }
+      if (!stale) continue;
+      await Containerd.reclaim(dir).catch(() => {});
+      reclaimed.push(dir);
+    }
+  }
+  return reclaimed;
 }
 
 export function startContainerd(opts?: StartOptions): Promise<Containerd> {
