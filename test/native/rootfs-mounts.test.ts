@@ -201,6 +201,41 @@ describe("rootfs mounts", () => {
     assert.deepEqual(mountAt(await mountinfoOf(unbindable), "/")!.optional, ["unbindable"]);
   });
 
+  it("mounts made under a shared host mount reach the host only with rootfsPropagation shared", async () => {
+    const shared = join(hostDir, "shared");
+    mkdirSync(join(shared, "sub"), { recursive: true });
+    const run = (args: string[]) => {
+      const r = spawnSync("mount", args, { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    run(["--bind", shared, shared]);
+    run(["--make-shared", shared]);
+    const hostSub = () => hostMountsMentioning(`${shared}/sub `).length;
+    try {
+      const spec = sh("grep -c ' /hs/sub ' /proc/self/mountinfo");
+      spec.mounts!.push(
+        { destination: "/hs", type: "bind", source: shared, options: ["rbind"] },
+        { destination: "/hs/sub", type: "tmpfs", source: "tsshim-propagated", options: ["size=1k"] },
+      );
+      const r = await runContainer(bundle, spec);
+      assert.equal(r.stdout, "1\n", r.stderr);
+      assert.equal(hostSub(), 0, "the default rslave keeps container mounts off the host");
+
+      spec.linux!.rootfsPropagation = "shared";
+      const r2 = await runContainer(bundle, spec);
+      assert.equal(r2.stdout, "1\n", r2.stderr);
+      assert.equal(hostSub(), 1, "with a shared root the mount propagates to the host's peer");
+    } finally {
+      while (hostMountsMentioning(shared).length > 0) {
+        if (
+          spawnSync("umount", ["-l", shared]).status !== 0 &&
+          spawnSync("umount", ["-l", `${shared}/sub`]).status !== 0
+        )
+          break;
+      }
+    }
+  });
+
   it("readonly root: / is ro, touch /x fails with EROFS, mounts on top stay writable", async () => {
     const spec = sh("touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok; cat /proc/self/mountinfo");
     spec.root!.readonly = true;
