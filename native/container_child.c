@@ -10,8 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -23,6 +21,7 @@
 
 #include "container.h"
 #include "rootfs.h"
+#include "seccomp.h"
 
 /* Weak while rootfs.c is being written: NULL means the built-in fallback. */
 #pragma weak tsshim_rootfs_mount
@@ -174,11 +173,7 @@ static int resolve_exe(const struct tsshim_process_plan *p, char *buf, size_t ca
 }
 
 static int install_seccomp(const struct tsshim_process_plan *p, struct tsshim_error *err) {
-  struct sock_fprog prog = {.len = (unsigned short)(p->seccomp_len / sizeof(struct sock_filter)),
-                            .filter = (struct sock_filter *)(uintptr_t)p->seccomp};
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
-    return tsshim_error_errno(err, "seccomp", "seccomp", "SECCOMP_SET_MODE_FILTER", NULL);
-  return 0;
+  return tsshim_seccomp_install(p->seccomp, p->seccomp_len, p->seccomp_flags, err);
 }
 
 /* Until execve we may be the init of a PID namespace, which the kernel shields from
