@@ -1,16 +1,19 @@
 // Starts a private containerd (Debian's 1.6 /usr/bin/containerd) for one test
 // file: its own root, state, sockets, config and log under one temp dir, a
 // clean environment (PATH with <repo>/bin first, HOME; nothing else), and a
-// per-instance namespace. Everything it creates is removed by stop().
+// per-instance namespace. Everything it creates is removed by stop(); dirs
+// of test processes that died before stop() are reclaimed by the next
+// startContainerd() (see reclaimStaleDirs).
 //
 // Paths redirected into the temp dir (containerd 1.6 defaults in brackets):
 //   root [/var/lib/containerd], state [/run/containerd], grpc address
 //   [/run/containerd/containerd.sock], ttrpc address [grpc + ".ttrpc"], temp
 //   mounts [<root>/tmpmounts], TMPDIR of containerd and its shims via `temp`
-//   [/tmp], the opt plugin [/opt/containerd; disabled anyway], runc/crun state via the runc
-//   shim's Root option [/run/containerd/runc] (CRI config, and --runc-root
-//   that ctr() adds to `ctr run`), ctr's FIFOs via --fifo-dir that ctr() adds
-//   to `run`, `task start` and `task exec` [/run/containerd/fifo].
+//   [/tmp], the opt plugin [/opt/containerd; also disabled, as it would edit
+//   the shims' PATH], runc/crun state via the runc shim's Root option
+//   [/run/containerd/runc] (CRI config, and --runc-root that ctr() adds to
+//   `ctr run`), ctr's FIFOs via --fifo-dir that ctr() adds to `run`, `task
+//   start` and `task exec` [/run/containerd/fifo].
 // Not redirectable: containerd-shim-runc-v2 puts its ttrpc socket at
 //   /run/containerd/s/<sha256(address/ns/id)> (hard-coded in the shim). The
 //   name is unique to this containerd's address; the shim removes it when it
