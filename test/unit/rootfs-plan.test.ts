@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import {
   bindRemountFlags,
   MOUNT_ATTR,
@@ -609,5 +610,55 @@ describe("buildRootfsPlan", () => {
     );
     assert.deepEqual(p.maskedPaths, ["/proc/kcore", "/proc/acpi"]);
     assert.deepEqual(p.readonlyPaths, ["/proc/sys"]);
+  });
+});
+
+describe("buildRootfsPlan on arbitrary input", () => {
+  const option = fc.oneof(
+    fc.constantFrom(
+      "ro",
+      "rw",
+      "nosuid",
+      "rbind",
+      "bind",
+      "rro",
+      "rnoatime",
+      "rshared",
+      "mode=755",
+      "size=1m",
+      "tmpcopyup",
+      "idmap",
+    ),
+    fc.string({ maxLength: 12 }),
+  );
+  const mount = fc.record({
+    destination: fc.string({ maxLength: 30 }),
+    type: fc.constantFrom("tmpfs", "proc", "bind", "none", "sysfs", ""),
+    source: fc.string({ maxLength: 20 }),
+    options: fc.array(option, { maxLength: 6 }),
+  });
+
+  it("either plans every mount with an absolute, normalised destination or throws a RootfsPlanError", () => {
+    fc.assert(
+      fc.property(fc.array(mount, { maxLength: 5 }), (mounts) => {
+        let plan: ReturnType<typeof buildRootfsPlan>;
+        try {
+          plan = buildRootfsPlan(spec({ mounts }), "/bundle", { host: V1_HOST });
+        } catch (e) {
+          return e instanceof RootfsPlanError;
+        }
+        return plan.mounts.every(
+          (m) =>
+            m.destination.startsWith("/") &&
+            m.destination !== "/" &&
+            !m.destination.split("/").includes("..") &&
+            !m.destination.includes("//") &&
+            !m.destination.endsWith("/") &&
+            (m.fstype !== "" || m.source.startsWith("/")) &&
+            !m.data.split(",").includes("tmpcopyup"),
+        );
+      }),
+      { numRuns: 500 },
+    );
   });
 });
