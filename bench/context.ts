@@ -12,6 +12,8 @@ export interface BenchContext {
   sizes: Sizes;
   runtimes: readonly RuntimeName[];
   log(message: string): void;
-  /** A container id no other run of this suite uses: `<prefix>-<n>`. */
-  nextId(prefix: string): string;
+  /** A container id no other run of this suite uses: `<kind>-<runtime>-<n>`; recorded in `created`. */
+  nextId(kind: string, rt: RuntimeName): string;
+  /** Every id nextId gave out, in order, with its runtime. */
+  readonly created: ReadonlyMap<string, RuntimeName>;
 }

@@ -115,18 +115,26 @@ export async function waitAllRunning(
   );
 }
 
-/** Waits until no shim other than those in `keep` serves this containerd. */
+/**
+ * Waits until no more shims serve this containerd than `before` did: those
+ * of the containers just deleted have exited. Counted, not matched by pid,
+ * because a runtime may replace an idle spare shim with a new one.
+ */
 export async function waitShimsGone(
   cd: Containerd,
-  keep: ReadonlySet<number>,
+  before: ReadonlySet<number>,
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const extra = shimPids(cd.address).filter((p) => !keep.has(p));
-    if (extra.length === 0) return;
-    if (Date.now() >= deadline)
-      throw new Error(`shims still running after ${timeoutMs} ms: ${extra.join(", ")}`);
+    const now = shimPids(cd.address);
+    if (now.length <= before.size) return;
+    if (Date.now() >= deadline) {
+      const extra = now.filter((p) => !before.has(p));
+      throw new Error(
+        `${now.length} shims still running ${timeoutMs} ms after their containers were deleted (${before.size} before): new ${extra.join(", ")}`,
+      );
+    }
     await sleep(25);
   }
 }

@@ -2,11 +2,12 @@
 // so that drift (page cache, CPU frequency, containerd's own growth) hits all
 // runtimes alike. A runtime that fails twice is dropped from the scenario with
 // its error; the others go on.
+import { existsSync, unlinkSync } from "node:fs";
 import type { RuntimeName } from "../test/helpers/containerd.js";
 import type { BenchContext } from "./context.js";
 import { errorText, purgeNamespace, waitShimsGone } from "./ops.js";
 import type { RuntimeOutcome, Scenario, ScenarioResult } from "./scenario.js";
-import { shimPids } from "./shims.js";
+import { shimPids, shimSocketPath } from "./shims.js";
 
 const MAX_FAILURES = 2;
 
@@ -14,9 +15,30 @@ function firstLine(s: string): string {
   return s.split("\n")[0] ?? s;
 }
 
+/**
+ * Shim sockets still in /run/containerd/s for the scenario's containers once
+ * they are all deleted and their shims gone: a shim that did not clean up.
+ * Removes them (they are provably this containerd's) and names them per runtime.
+ */
+function removeLeftSockets(ctx: BenchContext, created: readonly [string, RuntimeName][]): string[] {
+  const left = new Map<RuntimeName, number>();
+  for (const [id, rt] of created) {
+    const path = shimSocketPath(ctx.cd.address, ctx.cd.namespace, id);
+    if (!existsSync(path)) continue;
+    left.set(rt, (left.get(rt) ?? 0) + 1);
+    try {
+      unlinkSync(path);
+    } catch {
+      // reported above anyway
+    }
+  }
+  return [...left].map(([rt, n]) => `${rt}: ${n}`);
+}
+
 export async function runScenario(ctx: BenchContext, scenario: Scenario): Promise<ScenarioResult> {
   const t0 = performance.now();
   const shimsBefore = new Set(shimPids(ctx.cd.address));
+  const idsBefore = ctx.created.size;
   const outcomes: Partial<Record<RuntimeName, RuntimeOutcome>> = {};
   const active: RuntimeName[] = [];
   const failures = new Map<RuntimeName, number>();
@@ -81,6 +103,12 @@ export async function runScenario(ctx: BenchContext, scenario: Scenario): Promis
   } catch (err) {
     cleanupError = errorText(err);
     ctx.log(`  cleanup after ${scenario.name} failed: ${firstLine(cleanupError)}`);
+  }
+  const sockets = removeLeftSockets(ctx, [...ctx.created].slice(idsBefore));
+  if (sockets.length > 0) {
+    const text = `shim sockets left after their containers were deleted (removed now): ${sockets.join("; ")}`;
+    ctx.log(`  ${text}`);
+    cleanupError = cleanupError === undefined ? text : `${cleanupError}; ${text}`;
   }
 
   // A runtime that produced no sample at all failed, even with one error only.

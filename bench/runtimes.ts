@@ -9,6 +9,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { OptionsSchema } from "../src/api/gen/containerd/runc/v1/options_pb.js";
 import { packAny } from "../src/api/typeurl.js";
 import { type Containerd, CRUN_BIN, RUNTIME_TYPES, type RuntimeName } from "../test/helpers/containerd.js";
+import type { ShimKind } from "./shims.js";
 
 /** The baseline every ratio is taken against. */
 export const BASELINE: RuntimeName = "runc";
@@ -16,6 +17,13 @@ export const BASELINE: RuntimeName = "runc";
 export const RUNTIME_LABELS: Record<RuntimeName, string> = {
   runc: "runc-v2+runc",
   crun: "runc-v2+crun",
+  tsshim: "tsshim",
+};
+
+/** The shim binary each runtime runs under (runc and crun share runc-v2's). */
+export const RUNTIME_SHIMS: Record<RuntimeName, ShimKind> = {
+  runc: "runc-v2",
+  crun: "runc-v2",
   tsshim: "tsshim",
 };
 

@@ -1,28 +1,35 @@
 // Finds the shim processes serving one containerd and reads their memory
 // from /proc/PID/smaps_rollup (RSS, PSS and private dirty, in KiB).
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { listPids, processCmdline } from "../test/helpers/proc.js";
 
+export type ShimKind = "runc-v2" | "tsshim";
+
 /**
- * A shim of the containerd at `address`: its argv carries `-address
- * <address>` and it is either a containerd-shim-* binary (runc-v2's Go shim,
- * or tsshim's wrapper) or tsshim's daemon, which Node runs as
- * `node …/shim/main.js -namespace … -id … -address …`.
+ * Which shim `argv` is, if it is a shim of the containerd at `address`: its
+ * argv carries `-address <address>` and it is containerd-shim-runc-v2 (Go;
+ * runs runc and crun alike), or tsshim — its wrapper script
+ * containerd-shim-tsshim-v2 or its Node daemon `node …/shim/main.js …`.
  */
-export function isShimProcess(argv: readonly string[], address: string): boolean {
+export function shimKind(argv: readonly string[], address: string): ShimKind | undefined {
   const i = argv.indexOf("-address");
-  if (i < 0 || argv[i + 1] !== address) return false;
-  return argv.slice(0, 3).some((a) => {
+  if (i < 0 || argv[i + 1] !== address) return undefined;
+  for (const a of argv.slice(0, 3)) {
     const base = a.split("/").pop() ?? "";
-    return base.startsWith("containerd-shim") || /\/shim\/main\.js$/.test(a);
-  });
+    if (base === "containerd-shim-runc-v2") return "runc-v2";
+    if (base === "containerd-shim-tsshim-v2" || /\/shim\/main\.js$/.test(a)) return "tsshim";
+  }
+  return undefined;
 }
 
-export function shimPids(address: string): number[] {
+/** Shim processes of the containerd at `address`, of one kind or of any. */
+export function shimPids(address: string, kind?: ShimKind): number[] {
   return listPids().filter((pid) => {
     if (pid === process.pid) return false;
     const argv = processCmdline(pid);
-    return argv !== undefined && isShimProcess(argv, address);
+    const k = argv === undefined ? undefined : shimKind(argv, address);
+    return k !== undefined && (kind === undefined || k === kind);
   });
 }
 
@@ -47,4 +54,13 @@ export function readShimMemory(pid: number): ShimMemory | undefined {
     return Number(m[1]);
   };
   return { pid, rssKiB: field("Rss"), pssKiB: field("Pss"), privateDirtyKiB: field("Private_Dirty") };
+}
+
+/**
+ * Where a containerd-style shim (runc-v2; tsshim by default too) puts its
+ * socket for group `id` (the container id, or the pod's sandbox id):
+ * /run/containerd/s/<sha256(address/namespace/id)>. Not redirectable.
+ */
+export function shimSocketPath(address: string, namespace: string, id: string): string {
+  return `/run/containerd/s/${createHash("sha256").update(`${address}/${namespace}/${id}`).digest("hex")}`;
 }

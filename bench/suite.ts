@@ -12,6 +12,7 @@ import {
   CONTAINERD_BIN,
   type Containerd,
   CRUN_BIN,
+  type RuntimeName,
   repoRoot,
   startContainerd,
 } from "../test/helpers/containerd.js";
@@ -79,7 +80,7 @@ export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
     const snapshot = takeLeakSnapshot(cd);
     api = containerdClient(cd.address, cd.namespace);
     await api.version.version({}, { timeoutMs: 10_000 });
-    let ids = 0;
+    const created = new Map<string, RuntimeName>();
     const ctx: BenchContext = {
       cd,
       api,
@@ -87,7 +88,12 @@ export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
       sizes: opts.sizes,
       runtimes: opts.runtimes,
       log,
-      nextId: (prefix) => `${prefix}-${++ids}`,
+      created,
+      nextId: (kind, rt) => {
+        const id = `${kind}-${rt}-${created.size + 1}`;
+        created.set(id, rt);
+        return id;
+      },
     };
     for (const name of opts.scenarios) {
       log(`scenario ${name}`);

@@ -50,6 +50,13 @@ export function renderSvg(rows: readonly Row[], runtimes: readonly RuntimeName[]
     );
     lx += 130;
   }
+  // The 1.0 line first, so bar labels are drawn over it.
+  const one = x0 + px(1);
+  const bottom = TOP + groups.length * groupH;
+  out.push(
+    `<line x1="${one.toFixed(1)}" y1="${TOP - 4}" x2="${one.toFixed(1)}" y2="${bottom}" stroke="#999" stroke-dasharray="4 3"/>`,
+    `<text x="${one.toFixed(1)}" y="${bottom + 14}" text-anchor="middle" fill="#333">1.0×</text>`,
+  );
   groups.forEach((g, gi) => {
     const gy = TOP + gi * groupH;
     const metric = g[0].metric;
@@ -72,17 +79,12 @@ export function renderSvg(rows: readonly Row[], runtimes: readonly RuntimeName[]
         `<rect class="bar" x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${COLORS[r.runtime]}"/>`,
       );
       const clipped = r.ratio > scale ? " ›" : "";
+      const stopped = r.failed !== undefined ? ` (${r.n} runs, then failed)` : "";
       out.push(
-        `<text x="${(x0 + w + 4).toFixed(1)}" y="${ty}">${esc(`${formatRatio(r.ratio)}${clipped}  ${formatValue(r.median, metric.unit)}`)}</text>`,
+        `<text x="${(x0 + w + 4).toFixed(1)}" y="${ty}">${esc(`${formatRatio(r.ratio)}${clipped}  ${formatValue(r.median, metric.unit)}${stopped}`)}</text>`,
       );
     });
   });
-  const one = x0 + px(1);
-  const bottom = TOP + groups.length * groupH;
-  out.push(
-    `<line x1="${one.toFixed(1)}" y1="${TOP - 4}" x2="${one.toFixed(1)}" y2="${bottom}" stroke="#333" stroke-dasharray="4 3"/>`,
-    `<text x="${one.toFixed(1)}" y="${bottom + 14}" text-anchor="middle" fill="#333">1.0×</text>`,
-    "</svg>",
-  );
+  out.push("</svg>");
   return `${out.join("\n")}\n`;
 }

@@ -17,7 +17,7 @@ export function detachedScenario(ctx: BenchContext): Scenario {
     runs: ctx.sizes.detachedRuns,
     warmup: ctx.sizes.warmup,
     async sample(rt) {
-      const id = ctx.nextId(`detached-${rt}`);
+      const id = ctx.nextId("detached", rt);
       let start: number;
       let del: number;
       try {

@@ -16,7 +16,7 @@ export function execScenario(ctx: BenchContext): Scenario {
     runs: ctx.sizes.execRuns,
     warmup: ctx.sizes.warmup,
     async setup(rt) {
-      const id = ctx.nextId(`exec-${rt}`);
+      const id = ctx.nextId("exec", rt);
       targets.set(rt, id);
       try {
         await runDetached(ctx, rt, id, ["sleep", "3600"]);

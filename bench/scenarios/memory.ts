@@ -10,6 +10,7 @@ import type { RuntimeName } from "../../test/helpers/containerd.js";
 import { sleep } from "../../test/helpers/proc.js";
 import type { BenchContext } from "../context.js";
 import { mapLimit, removeAll, runDetached, waitAllRunning, waitShimsGone } from "../ops.js";
+import { RUNTIME_SHIMS } from "../runtimes.js";
 import type { Scenario } from "../scenario.js";
 import { readShimMemory, type ShimMemory, shimPids } from "../shims.js";
 import { median } from "../stats.js";
@@ -32,9 +33,11 @@ async function measure(
     await start(ids);
     await waitAllRunning(ctx.api, ids, 30_000);
     await sleep(ctx.sizes.settleMs);
-    const shims = shimPids(cd.address).filter((p) => !before.has(p));
+    const shims = shimPids(cd.address, RUNTIME_SHIMS[rt]);
     const mem = shims.map(readShimMemory).filter((m): m is ShimMemory => m !== undefined);
-    if (mem.length === 0) throw new Error(`no ${rt} shim process found for -address ${cd.address}`);
+    if (mem.length === 0) {
+      throw new Error(`no ${RUNTIME_SHIMS[rt]} shim process found for -address ${cd.address}`);
+    }
     return mem;
   } finally {
     await removeAll(cd, ids);
@@ -56,7 +59,7 @@ export function memoryScenario(ctx: BenchContext): Scenario {
     runs: ctx.sizes.memoryRuns,
     warmup: 0,
     async sample(rt) {
-      const ids = Array.from({ length: count }, () => ctx.nextId(`mem-${rt}`));
+      const ids = Array.from({ length: count }, () => ctx.nextId("mem", rt));
       const mem = await measure(ctx, rt, ids, (all) =>
         mapLimit(all, 4, (id) => runDetached(ctx, rt, id, ["sleep", "3600"])).then(() => undefined),
       );
@@ -85,7 +88,7 @@ export function podScenario(ctx: BenchContext): Scenario {
     runs: ctx.sizes.podRuns,
     warmup: 0,
     async sample(rt) {
-      const pod = ctx.nextId(`pod-${rt}`);
+      const pod = ctx.nextId("pod", rt);
       const ids = [pod, ...Array.from({ length: size - 1 }, (_, i) => `${pod}-c${i + 1}`)];
       // One after the other: the first container's shim must be up before
       // the others can join it.

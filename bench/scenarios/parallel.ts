@@ -18,7 +18,7 @@ export function parallelScenario(ctx: BenchContext): Scenario {
     async sample(rt) {
       const { cd } = ctx;
       const before = new Set(shimPids(cd.address));
-      const ids = Array.from({ length: count }, () => ctx.nextId(`par-${rt}`));
+      const ids = Array.from({ length: count }, () => ctx.nextId("par", rt));
       try {
         const t0 = performance.now();
         await Promise.all(ids.map((id) => runDetached(ctx, rt, id, ["sleep", "3600"])));

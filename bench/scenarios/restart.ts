@@ -30,7 +30,7 @@ export function restartScenario(ctx: BenchContext): Scenario {
     async sample(rt) {
       const { cd } = ctx;
       const before = new Set(shimPids(cd.address));
-      const ids = Array.from({ length: count }, () => ctx.nextId(`restart-${rt}`));
+      const ids = Array.from({ length: count }, () => ctx.nextId("restart", rt));
       try {
         await mapLimit(ids, 4, (id) => runDetached(ctx, rt, id, ["sleep", "3600"]));
         await waitAllRunning(ctx.api, ids, 30_000);

@@ -29,7 +29,7 @@ export function startScenarios(ctx: BenchContext): Scenario[] {
   const snapshotKey = (rt: RuntimeName): string => `bench-start-api-${rt}`;
 
   async function ctrRun(rt: RuntimeName): Promise<number> {
-    const id = ctx.nextId(`start-${rt}`);
+    const id = ctx.nextId("start", rt);
     const t0 = performance.now();
     try {
       await ctrOk(cd, ["run", "--rm", ...cd.runtimeFlags(rt), ctx.image, id, "/bin/true"]);
@@ -41,7 +41,7 @@ export function startScenarios(ctx: BenchContext): Scenario[] {
   }
 
   async function apiLifecycle(rt: RuntimeName): Promise<number> {
-    const id = ctx.nextId(`api-${rt}`);
+    const id = ctx.nextId("api", rt);
     const runtime = runtimeRecord(cd, rt);
     const spec = packJsonAny(specTypeUrls.spec, apiSpec(cd.namespace, id, ["/bin/true"]));
     const call = { timeoutMs: 20_000 };

@@ -73,7 +73,7 @@ export function stdoutScenario(ctx: BenchContext): Scenario {
     runs: ctx.sizes.stdoutRuns,
     warmup: 0,
     async sample(rt) {
-      const id = ctx.nextId(`stdout-${rt}`);
+      const id = ctx.nextId("stdout", rt);
       // Generous: 5 MiB/s would already be a failure worth reporting.
       const timeoutMs = 30_000 + (mib / 5) * 1000;
       let r: Relay;
