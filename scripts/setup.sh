@@ -17,3 +17,6 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+
+# containerd finds io.containerd.tsshim.v2 as containerd-shim-tsshim-v2 on its PATH.
+ln -sf "$(pwd)/bin/containerd-shim-tsshim-v2" /usr/local/bin/containerd-shim-tsshim-v2
