@@ -153,10 +153,10 @@ describe("cgroup manager on this host", () => {
     const report = mgr.applyResources({
       pids: { limit: 4 },
       memory: { limit: 64 * 1024 * 1024, reservation: 32 * 1024 * 1024 },
-      cpu: { shares: 512 },
+      network: { classID: 1 },
     });
     assert.deepEqual(report.applied, ["pids", "memory"]);
-    assert.deepEqual(report.unsupported, ["cpu"]);
+    assert.deepEqual(report.unsupported, ["network"]);
     assert.equal(readFileSync(`/sys/fs/cgroup/pids${top}/c/pids.max`, "utf8").trim(), "4");
     assert.equal(
       readFileSync(`/sys/fs/cgroup/memory${top}/c/memory.limit_in_bytes`, "utf8").trim(),
@@ -185,6 +185,39 @@ describe("cgroup manager on this host", () => {
     await mgr.kill("SIGKILL");
     await mgr.destroy();
     assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("applyResources: cpu, cpuset, hugetlb and blkio values read back from the v1 files", () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const read = (ctrl: string, file: string) =>
+      readFileSync(`/sys/fs/cgroup/${ctrl}${top}/c/${file}`, "utf8").trim();
+    // Per-device weights need the device on the BFQ scheduler (vda here is mq-deadline: the
+    // kernel answers ENOTSUP), so only the cgroup-wide weight is checked.
+    const report = mgr.applyResources({
+      cpu: { shares: 512, quota: 50000, period: 100000, burst: 1000, cpus: "0", mems: "0" },
+      hugepageLimits: [{ pageSize: "2MB", limit: 4 << 21 }],
+      blockIO: {
+        weight: 300,
+        throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }],
+        throttleWriteIOPSDevice: [{ major: 254, minor: 0, rate: 100 }],
+      },
+    });
+    assert.deepEqual(report, { applied: ["cpu", "hugepageLimits", "blockIO"], unsupported: [] });
+    assert.equal(read("cpu", "cpu.shares"), "512");
+    assert.equal(read("cpu", "cpu.cfs_quota_us"), "50000");
+    assert.equal(read("cpu", "cpu.cfs_period_us"), "100000");
+    assert.equal(read("cpu", "cpu.cfs_burst_us"), "1000");
+    assert.equal(read("cpuset", "cpuset.cpus"), "0");
+    assert.equal(read("cpuset", "cpuset.mems"), "0");
+    assert.equal(read("hugetlb", "hugetlb.2MB.limit_in_bytes"), String(4 << 21));
+    assert.equal(read("hugetlb", "hugetlb.2MB.rsvd.limit_in_bytes"), String(4 << 21));
+    assert.match(read("blkio", "blkio.bfq.weight"), /^default 300$|^300$/);
+    assert.equal(read("blkio", "blkio.throttle.read_bps_device"), "254:0 1048576");
+    assert.equal(read("blkio", "blkio.throttle.write_iops_device"), "254:0 100");
+    // Lifting the quota again (an Update) writes -1.
+    mgr.applyResources({ cpu: { quota: -1 } });
+    assert.equal(read("cpu", "cpu.cfs_quota_us"), "-1");
   });
 
   it("v1 memory swap limit is ordered against the memory limit", () => {

@@ -148,7 +148,7 @@ describe("cgroup v2 backend on a cgroup2 subtree", () => {
         pids: { limit: 32 },
         memory: { limit: 256 << 20, reservation: 64 << 20, swap: 384 << 20, swappiness: 10 },
         unified: { "memory.high": "200000000", "cpu.weight": "50" },
-        blockIO: { weight: 100 },
+        network: { classID: 1 },
       });
       const read = (f: string) => readFileSync(join(dir, f), "utf8");
       assert.equal(read("pids.max"), "32");
@@ -162,7 +162,7 @@ describe("cgroup v2 backend on a cgroup2 subtree", () => {
       assert.equal(read("memory.high"), "200000000");
       assert.equal(read("cpu.weight"), "50");
       assert.deepEqual(report.applied, ["pids", "memory", "unified"]);
-      assert.deepEqual(report.unsupported, ["memory.swappiness", "blockIO"]);
+      assert.deepEqual(report.unsupported, ["memory.swappiness", "network"]);
 
       cg.applyResources({ pids: { limit: 0 }, memory: { limit: -1, swap: -1 } });
       assert.equal(read("pids.max"), "max");
@@ -175,6 +175,30 @@ describe("cgroup v2 backend on a cgroup2 subtree", () => {
         () => cg.applyResources({ unified: { "../cgroup.procs": "1" } }),
         /is not a file of this cgroup/,
       );
+
+      for (const f of ["cpu.weight", "cpu.max", "cpu.max.burst", "cpuset.cpus", "io.weight", "io.max"]) {
+        writeFileSync(join(dir, f), "");
+      }
+      for (const f of ["hugetlb.2MB.max", "hugetlb.2MB.rsvd.max", "rdma.max"])
+        writeFileSync(join(dir, f), "");
+      const r2 = cg.applyResources({
+        cpu: { shares: 1024, quota: 50000, period: 100000, burst: 500, cpus: "0-1", realtimeRuntime: 1000 },
+        blockIO: { weight: 500, throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 4096 }] },
+        hugepageLimits: [{ pageSize: "2MB", limit: 2097152 }],
+        rdma: { mlx5_0: { hcaHandles: 2, hcaObjects: 100 } },
+      });
+      assert.equal(read("cpu.weight"), "39", "shares 1024 → weight 39 (runc's mapping)");
+      assert.equal(read("cpu.max"), "50000 100000");
+      assert.equal(read("cpu.max.burst"), "500");
+      assert.equal(read("cpuset.cpus"), "0-1");
+      assert.equal(read("io.weight"), "default 4950", "blkio 500 → io.weight 4950");
+      assert.equal(read("io.max"), "8:0 wbps=4096");
+      assert.equal(read("hugetlb.2MB.max"), "2097152");
+      assert.equal(read("hugetlb.2MB.rsvd.max"), "2097152");
+      assert.equal(read("rdma.max"), "mlx5_0 hca_handle=2 hca_object=100");
+      assert.deepEqual(r2.unsupported, ["cpu.realtimePeriod/realtimeRuntime"]);
+      cg.applyResources({ cpu: { quota: -1, period: 50000 } });
+      assert.equal(read("cpu.max"), "max 50000");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 // cgroup v1: the container has one directory in every mounted v1 hierarchy (controllers and
 // named ones such as name=systemd). Limits go to the hierarchy that owns each controller.
 
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
@@ -106,6 +107,10 @@ function inheritCpuset(dir: string): void {
   }
 }
 
+function existsFile(path: string): boolean {
+  return existsSync(path);
+}
+
 function need(cg: V1Cgroup, controller: string): string {
   const dir = cg.dirOf(controller);
   if (dir === undefined) throw new CgroupError(`the v1 ${controller} controller is not mounted`, "");
@@ -145,5 +150,88 @@ const memory: ResourceWriter<V1Cgroup> = (cg, r) => {
   return [];
 };
 
-// cpu, cpuset, blockIO, hugepageLimits, network, rdma and devices drop in here (issue 5).
-const V1_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<V1Cgroup>>> = { pids, memory };
+const cpu: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const c = r.cpu ?? {};
+  const unsupported: string[] = [];
+  const cpuDir = () => need(cg, "cpu");
+  const set = (file: string, v: number | undefined) => {
+    if (v !== undefined && v !== 0) writeFile(join(cpuDir(), file), String(v));
+  };
+  set("cpu.shares", c.shares);
+  // The kernel checks quota against period as each is written: try period first, and the
+  // other order if that combination is refused.
+  try {
+    set("cpu.cfs_period_us", c.period);
+    set("cpu.cfs_quota_us", c.quota);
+  } catch (e) {
+    if (!(e instanceof CgroupError && e.code === "EINVAL")) throw e;
+    set("cpu.cfs_quota_us", c.quota);
+    set("cpu.cfs_period_us", c.period);
+  }
+  if (c.burst !== undefined) {
+    if (existsFile(join(cpuDir(), "cpu.cfs_burst_us"))) {
+      writeFile(join(cpuDir(), "cpu.cfs_burst_us"), String(c.burst));
+    } else unsupported.push("cpu.burst");
+  }
+  set("cpu.rt_period_us", c.realtimePeriod);
+  set("cpu.rt_runtime_us", c.realtimeRuntime);
+  if (c.idle !== undefined) writeFile(join(cpuDir(), "cpu.idle"), String(c.idle));
+  if (c.cpus !== undefined && c.cpus !== "") writeFile(join(need(cg, "cpuset"), "cpuset.cpus"), c.cpus);
+  if (c.mems !== undefined && c.mems !== "") writeFile(join(need(cg, "cpuset"), "cpuset.mems"), c.mems);
+  return unsupported;
+};
+
+const hugepageLimits: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const dir = need(cg, "hugetlb");
+  for (const h of r.hugepageLimits ?? []) {
+    writeFile(join(dir, `hugetlb.${h.pageSize}.limit_in_bytes`), String(h.limit));
+    // Reservations are accounted separately on kernels that have them; limit both alike.
+    const rsvd = join(dir, `hugetlb.${h.pageSize}.rsvd.limit_in_bytes`);
+    if (existsFile(rsvd)) writeFile(rsvd, String(h.limit));
+  }
+  return [];
+};
+
+const blockIO: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const b = r.blockIO ?? {};
+  const dir = need(cg, "blkio");
+  const unsupported: string[] = [];
+  // Kernels with BFQ name the weight files blkio.bfq.*; CFQ-era kernels blkio.*.
+  const weightFile = existsFile(join(dir, "blkio.weight")) ? "blkio.weight" : "blkio.bfq.weight";
+  const deviceFile = existsFile(join(dir, "blkio.weight_device"))
+    ? "blkio.weight_device"
+    : "blkio.bfq.weight_device";
+  if (b.weight !== undefined && b.weight !== 0) writeFile(join(dir, weightFile), String(b.weight));
+  for (const d of b.weightDevice ?? []) {
+    if (d.weight !== undefined) writeFile(join(dir, deviceFile), `${d.major}:${d.minor} ${d.weight}`);
+  }
+  if (b.leafWeight !== undefined || (b.weightDevice ?? []).some((d) => d.leafWeight !== undefined)) {
+    if (existsFile(join(dir, "blkio.leaf_weight"))) {
+      if (b.leafWeight !== undefined) writeFile(join(dir, "blkio.leaf_weight"), String(b.leafWeight));
+      for (const d of b.weightDevice ?? []) {
+        if (d.leafWeight !== undefined) {
+          writeFile(join(dir, "blkio.leaf_weight_device"), `${d.major}:${d.minor} ${d.leafWeight}`);
+        }
+      }
+    } else unsupported.push("blockIO.leafWeight");
+  }
+  const throttles = [
+    ["throttleReadBpsDevice", "blkio.throttle.read_bps_device"],
+    ["throttleWriteBpsDevice", "blkio.throttle.write_bps_device"],
+    ["throttleReadIOPSDevice", "blkio.throttle.read_iops_device"],
+    ["throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"],
+  ] as const;
+  for (const [field, file] of throttles) {
+    for (const d of b[field] ?? []) writeFile(join(dir, file), `${d.major}:${d.minor} ${d.rate}`);
+  }
+  return unsupported;
+};
+
+// network (net_cls/net_prio), rdma and the devices policy drop in here (issue 5).
+const V1_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<V1Cgroup>>> = {
+  pids,
+  memory,
+  cpu,
+  hugepageLimits,
+  blockIO,
+};

@@ -170,5 +170,90 @@ const unified: ResourceWriter<string> = (dir, r) => {
   return [];
 };
 
-// cpu, cpuset, io, hugetlb, rdma and the devices BPF program drop in here (issue 5).
-const V2_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<string>>> = { pids, memory, unified };
+/** cpu.shares (2..262144) → cpu.weight (1..10000), the mapping runc and crun use. */
+export function sharesToWeight(shares: number): number {
+  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}
+
+/** blkio weight (10..1000) → io.weight (1..10000). */
+export function blkioToIoWeight(weight: number): number {
+  return 1 + Math.floor(((weight - 10) * 9999) / 990);
+}
+
+const cpu: ResourceWriter<string> = (dir, r) => {
+  const c = r.cpu ?? {};
+  const unsupported: string[] = [];
+  if (c.shares !== undefined && c.shares !== 0)
+    writeFile(join(dir, "cpu.weight"), String(sharesToWeight(c.shares)));
+  if ((c.quota !== undefined && c.quota !== 0) || (c.period !== undefined && c.period !== 0)) {
+    const quota = c.quota === undefined || c.quota <= 0 ? "max" : String(c.quota);
+    writeFile(join(dir, "cpu.max"), `${quota} ${c.period && c.period > 0 ? c.period : 100000}`);
+  }
+  if (c.burst !== undefined) writeFile(join(dir, "cpu.max.burst"), String(c.burst));
+  if (c.idle !== undefined) writeFile(join(dir, "cpu.idle"), String(c.idle));
+  if (c.cpus !== undefined && c.cpus !== "") writeFile(join(dir, "cpuset.cpus"), c.cpus);
+  if (c.mems !== undefined && c.mems !== "") writeFile(join(dir, "cpuset.mems"), c.mems);
+  // cgroup v2 has no per-cgroup realtime budget.
+  if (c.realtimePeriod || c.realtimeRuntime) unsupported.push("cpu.realtimePeriod/realtimeRuntime");
+  return unsupported;
+};
+
+const hugepageLimits: ResourceWriter<string> = (dir, r) => {
+  for (const h of r.hugepageLimits ?? []) {
+    writeFile(join(dir, `hugetlb.${h.pageSize}.max`), String(h.limit));
+    const rsvd = join(dir, `hugetlb.${h.pageSize}.rsvd.max`);
+    if (existsSync(rsvd)) writeFile(rsvd, String(h.limit));
+  }
+  return [];
+};
+
+const blockIO: ResourceWriter<string> = (dir, r) => {
+  const b = r.blockIO ?? {};
+  const unsupported: string[] = [];
+  // With BFQ the weight lives in io.bfq.weight on blkio's scale; otherwise io.weight on its own.
+  const bfq = existsSync(join(dir, "io.bfq.weight"));
+  if (b.weight !== undefined && b.weight !== 0) {
+    if (bfq) writeFile(join(dir, "io.bfq.weight"), String(b.weight));
+    else writeFile(join(dir, "io.weight"), `default ${blkioToIoWeight(b.weight)}`);
+  }
+  for (const d of b.weightDevice ?? []) {
+    if (d.weight === undefined) continue;
+    if (bfq) writeFile(join(dir, "io.bfq.weight"), `${d.major}:${d.minor} ${d.weight}`);
+    else writeFile(join(dir, "io.weight"), `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`);
+  }
+  if (b.leafWeight !== undefined || (b.weightDevice ?? []).some((d) => d.leafWeight !== undefined)) {
+    unsupported.push("blockIO.leafWeight");
+  }
+  const throttles = [
+    ["throttleReadBpsDevice", "rbps"],
+    ["throttleWriteBpsDevice", "wbps"],
+    ["throttleReadIOPSDevice", "riops"],
+    ["throttleWriteIOPSDevice", "wiops"],
+  ] as const;
+  for (const [field, key] of throttles) {
+    for (const d of b[field] ?? []) writeFile(join(dir, "io.max"), `${d.major}:${d.minor} ${key}=${d.rate}`);
+  }
+  return unsupported;
+};
+
+const rdma: ResourceWriter<string> = (dir, r) => {
+  for (const [device, l] of Object.entries(r.rdma ?? {})) {
+    const parts = [device];
+    if (l.hcaHandles !== undefined) parts.push(`hca_handle=${l.hcaHandles}`);
+    if (l.hcaObjects !== undefined) parts.push(`hca_object=${l.hcaObjects}`);
+    if (parts.length > 1) writeFile(join(dir, "rdma.max"), parts.join(" "));
+  }
+  return [];
+};
+
+// network (no v2 controller: it is done with BPF or net_cls elsewhere) and the devices BPF
+// program drop in here (issue 5).
+const V2_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<string>>> = {
+  pids,
+  memory,
+  cpu,
+  hugepageLimits,
+  blockIO,
+  rdma,
+  unified,
+};
