@@ -4,13 +4,21 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { busyboxSha256 } from "../helpers/busybox.js";
 import { BUSYBOX_IMAGE, buildBusyboxImageArchive, busyboxImageArchive } from "../helpers/image.js";
-import { TAR_MTIME } from "../helpers/tar.js";
+import { TAR_MTIME, writeTar } from "../helpers/tar.js";
 
 let tmp: string;
 
@@ -88,4 +96,28 @@ test("an OCI layout a standard tar reads, with digests and sizes that match", ()
   assert.equal(statSync(join(busybox, "bin/busybox")).mode & 0o777, 0o755);
   assert.match(readFileSync(join(busybox, "etc/passwd"), "utf8"), /^root:x:0:0:.*\nnobody:x:65534:65534:/);
   assert.match(readFileSync(join(busybox, "etc/group"), "utf8"), /^root:x:0:\n.*nobody:x:65534:/s);
+});
+
+test("the ustar writer splits long paths into prefix + name, as a standard tar reads them", () => {
+  const deep = `${"d".repeat(90)}/${"e".repeat(60)}/file-with-a-long-name-${"x".repeat(40)}`;
+  const archive = writeTar([
+    { kind: "dir", path: `${"d".repeat(90)}`, mode: 0o755 },
+    { kind: "dir", path: `${"d".repeat(90)}/${"e".repeat(60)}`, mode: 0o700 },
+    { kind: "file", path: deep, mode: 0o600, data: Buffer.from("payload") },
+    { kind: "symlink", path: "link", target: `${"d".repeat(90)}/${"e".repeat(5)}` },
+  ]);
+  assert.equal(archive.length % 512, 0);
+  const path = join(tmp, "long.tar");
+  writeFileSync(path, archive);
+  const names = tar(["-tf", path]).trim().split("\n");
+  assert.deepEqual(names, [`${"d".repeat(90)}/`, `${"d".repeat(90)}/${"e".repeat(60)}/`, deep, "link"]);
+  tar(["-xf", path, "-C", tmp]);
+  assert.equal(readFileSync(join(tmp, deep), "utf8"), "payload");
+  assert.equal(readlinkSync(join(tmp, "link")), `${"d".repeat(90)}/${"e".repeat(5)}`);
+  // ustar has no room for longer link targets (no pax/GNU extensions here).
+  assert.throws(() => writeTar([{ kind: "symlink", path: "l", target: deep }]), /does not fit in 100 bytes/);
+  assert.throws(
+    () => writeTar([{ kind: "file", path: "x".repeat(120), mode: 0o644, data: Buffer.alloc(0) }]),
+    /too long/,
+  );
 });
