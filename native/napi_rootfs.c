@@ -327,7 +327,7 @@ static napi_value error_object(napi_env env, const struct tsshim_error *e) {
   return o;
 }
 
-/* _rootfsTestRun(plan, { argv, env, cloneFlags, hostUid, hostGid, idCount }) */
+/* _rootfsTestRun(plan, { argv, env, cloneFlags, hostUid, hostGid, idCount, console }) */
 static napi_value test_run(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -358,6 +358,8 @@ static napi_value test_run(napi_env env, napi_callback_info info) {
   run.host_gid = (unsigned int)num;
   if (get_number(env, argv[1], "idCount", "", &num) < 0) goto done;
   run.id_count = (unsigned int)num;
+  if (get_number(env, argv[1], "console", "", &num) < 0) goto done;
+  run.console = num != 0;
 
   size_t cap = 1 << 20, len = 0;
   out = malloc(cap);

@@ -90,4 +90,8 @@ int tsshim_rootfs_mount(const struct tsshim_rootfs_plan *plan, struct tsshim_err
 /* In the child, after pivot_root and the PTY: sysctls, masked, readonly paths, readonly root. */
 int tsshim_rootfs_finalize(const struct tsshim_rootfs_plan *plan, struct tsshim_error *err);
 
+/* In the child with a terminal, after pivot_root and before finalize (which may make "/"
+ * read-only): bind the PTY slave (an open fd) over /dev/console (rootfs_console.c). */
+int tsshim_rootfs_console(int slave_fd, struct tsshim_error *err);
+
 #endif

@@ -7,9 +7,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -36,6 +41,20 @@ static void child_main(const struct tsshim_rootfs_testrun *run, int outw, int er
     child_fail(errw, &e);
   }
   if (tsshim_rootfs_mount(run->plan, &e) < 0) child_fail(errw, &e);
+  if (run->console) {
+    int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int unlock = 0;
+    if (m < 0 || ioctl(m, TIOCSPTLCK, &unlock) < 0) {
+      tsshim_error_errno(&e, "terminal", "open", "ptmx", "/dev/ptmx");
+      child_fail(errw, &e);
+    }
+    int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+      tsshim_error_errno(&e, "terminal", "ioctl", "TIOCGPTPEER", "/dev/ptmx");
+      child_fail(errw, &e);
+    }
+    if (tsshim_rootfs_console(s, &e) < 0) child_fail(errw, &e);
+  }
   if (tsshim_rootfs_finalize(run->plan, &e) < 0) child_fail(errw, &e);
   /* Only 0, 1, 2 reach the command; the error pipe closes on a successful execve. */
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {

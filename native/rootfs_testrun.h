@@ -16,6 +16,7 @@ struct tsshim_rootfs_testrun {
   char *const *envp;
   int clone_flags;   /* CLONE_NEW* besides CLONE_NEWNS, which is always set */
   unsigned int host_uid, host_gid, id_count; /* with CLONE_NEWUSER: container 0.. maps to these */
+  int console; /* open a PTY in the container's devpts and bind its slave over /dev/console */
 };
 
 /* Runs it; output (stdout and stderr together) goes into out (at most cap bytes, the rest

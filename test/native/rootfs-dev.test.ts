@@ -3,9 +3,10 @@
 import assert from "node:assert/strict";
 import { chmodSync } from "node:fs";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { buildRootfsPlan } from "../../src/oci/rootfs-plan.js";
 import type { Spec } from "../../src/oci/spec.js";
 import { type Bundle, defaultSpec, makeBundle, runContainer } from "./container-fixture.js";
-import { hostMountsMentioning, mountAt, parseMountinfo } from "./rootfs-fixture.js";
+import { hostMountsMentioning, mountAt, parseMountinfo, testRun } from "./rootfs-fixture.js";
 
 let bundle: Bundle;
 let before_: string[];
@@ -121,6 +122,24 @@ describe("rootfs /dev", () => {
     assert.match(r.stdout, /00 00 00 00/);
     assert.match(r.stdout + r.stderr, /No space left on device/);
     assert.match(r.stdout, /^\s*8$/m);
+  });
+
+  it("/dev/console is the terminal's PTY slave, bound over an empty file", () => {
+    const plan = buildRootfsPlan(defaultSpec([]), bundle.dir);
+    const r = testRun(
+      plan,
+      ["/bin/sh", "-c", "ls -ln /dev | grep console; cat /proc/self/mountinfo"],
+      undefined,
+      undefined,
+      true,
+    );
+    assert.equal(r.error, null, JSON.stringify(r.error));
+    const ls = parseLs(r.output);
+    assert.equal(ls.get("console")?.majorMinor, "136,0");
+    const m = mountAt(parseMountinfo(r.output), "/dev/console")!;
+    assert.equal(m.fstype, "devpts");
+    // pts/0 itself: "/0//deleted" once the runner's master is closed at exec.
+    assert.match(m.root, /^\/0(\/\/deleted)?$/);
   });
 
   it("in a user namespace the host's nodes are bind-mounted instead of created", async () => {

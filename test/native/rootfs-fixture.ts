@@ -68,6 +68,7 @@ interface RootfsTestAddon {
       hostUid: number;
       hostGid: number;
       idCount: number;
+      console: number;
     },
   ): TestRunResult;
   _rootfsPlanCheck(plan: unknown): Record<string, number>;
@@ -105,6 +106,8 @@ export function testRun(
   argv: string[],
   cloneFlags: number = CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS,
   ids: { hostUid: number; hostGid: number; idCount: number } = { hostUid: 0, hostGid: 0, idCount: 0 },
+  console = false,
 ): TestRunResult {
-  return rootfsAddon()._rootfsTestRun(plan, { argv, env: ["PATH=/bin:/usr/bin"], cloneFlags, ...ids });
+  const opts = { argv, env: ["PATH=/bin:/usr/bin"], cloneFlags, ...ids, console: console ? 1 : 0 };
+  return rootfsAddon()._rootfsTestRun(plan, opts);
 }
