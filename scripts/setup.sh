@@ -15,7 +15,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-npm ci --no-audit --no-fund
+# Exact versions from package-lock.json. Not `npm ci`: the registry reachable here lacks
+# some optional per-platform packages of biome and buf (404), which `npm ci` counts as a
+# lockfile out of sync while `npm install` skips them as the optional packages they are.
+npm install --no-audit --no-fund
 npm run build
 
 # containerd finds io.containerd.tsshim.v2 as containerd-shim-tsshim-v2 on its PATH.
