@@ -15,8 +15,9 @@ export interface Row {
   /** median / baseline's median (NaN when either is missing). */
   ratio: number;
   failed?: string;
-  /** Errors met by runs that were retried or dropped. */
+  /** Errors met by runs that were not counted. */
   errors: number;
+  firstError?: string;
 }
 
 export function summarize(results: readonly ScenarioResult[], runtimes: readonly RuntimeName[]): Row[] {
@@ -39,6 +40,7 @@ export function summarize(results: readonly ScenarioResult[], runtimes: readonly
           ratio: ratio(m, baseMedian),
           ...(o?.failed === undefined ? {} : { failed: o.failed }),
           errors: o?.errors.length ?? 0,
+          ...(o?.errors[0] === undefined ? {} : { firstError: o.errors[0] }),
         });
       }
     }
@@ -74,7 +76,8 @@ export function markdownTable(rows: readonly Row[]): string {
     const better = r.metric.better === "higher" ? " (↑ better)" : "";
     let notes = "";
     if (r.failed !== undefined) notes = `FAILED: ${shorten(r.failed)}`;
-    else if (r.errors > 0) notes = `${r.errors} failed run(s) not counted`;
+    else if (r.errors > 0)
+      notes = `${r.errors} failed run(s) not counted; first: ${shorten(r.firstError ?? "")}`;
     return `| ${[
       r.scenario,
       `${r.metric.label}${better}`,

@@ -188,7 +188,8 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const command = ["npm run bench --", ...process.argv.slice(2)].join(" ");
+  const args = process.argv.slice(2);
+  const command = args.length === 0 ? "npm run bench" : ["npm run bench --", ...args].join(" ");
   const out = await runSuite(opts);
   writeOutputs(out, opts.outDir, command);
   process.stdout.write(`\n${markdownTable(out.rows)}\n\n`);
