@@ -59,6 +59,10 @@ test("a container left running is reported: shim, its process, rootfs mount, cgr
     leaks.some((l) => l.kind === "socket" && l.what.startsWith("/run/containerd/s/")),
     "the shim's socket",
   );
+  assert.ok(
+    leaks.some((l) => l.kind === "runtime-state" && l.what === join(cd.dir, "runc", cd.namespace, id)),
+    "runc's state dir of the container",
+  );
   const err = await findLeaks(snapshot, 200).then((l) => new LeakError(l));
   assert.match(err.message, /leak\(s\):\n {2}shim: pid \d+ .*containerd-shim-runc-v2/);
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Containerd, repoRoot, startContainerd, withContainerdLog } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { assertNoLeaks, findLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
 import { cgroupHierarchies, listPids, mountsUnder, processCmdline } from "../helpers/proc.js";
 
 let cd: Containerd;
@@ -114,6 +114,28 @@ for (const runtime of ["runc", "crun"] as const) {
     await assertNoLeaks(snapshot);
   });
 }
+
+test("ctr container create, task start -d and task exec work with the FIFOs in the temp dir", async () => {
+  const id = "split";
+  const create = await cd.ctr(["containers", "create", ...cd.createFlags("runc"), image, id, "sleep", "60"]);
+  assert.equal(create.code, 0, create.stderr);
+  const start = await cd.ctr(["task", "start", "-d", id]);
+  assert.equal(start.code, 0, start.stderr);
+  const exec = await cd.ctr(["task", "exec", "--exec-id", "e1", id, "sh", "-c", "cat; echo done; exit 5"], {
+    stdin: "piped\n",
+  });
+  assert.equal(exec.stdout, "piped\ndone\n");
+  assert.equal(exec.code, 5, exec.stderr);
+  assert.equal(existsSync("/run/containerd/fifo"), false, "nothing in containerd's default FIFO dir");
+  const leaks = await findLeaks(snapshot, 0);
+  assert.ok(
+    leaks.some((l) => l.kind === "runtime-state" && l.what === `/run/containerd/runc/${cd.namespace}/${id}`),
+    "runc's state of a created container is seen (ctr create cannot redirect it)",
+  );
+  assert.equal((await cd.ctr(["task", "rm", "-f", id])).code, 0);
+  assert.equal((await cd.ctr(["containers", "rm", id])).code, 0);
+  await assertNoLeaks(snapshot);
+});
 
 test("stop() leaves nothing: no dir, mounts, shims, cgroups", async () => {
   // One container still running when stop() is called.

@@ -61,6 +61,8 @@ export const RUNTIME_TYPES: Record<RuntimeName, string> = {
 export const CONTAINERD_BIN = "/usr/bin/containerd";
 export const CTR_BIN = "/usr/bin/ctr";
 export const CRUN_BIN = "/usr/bin/crun";
+/** The runc shim's runc root when no Root option is given (ctr containers create). */
+export const DEFAULT_RUNC_ROOT = "/run/containerd/runc";
 
 export interface CriOptions {
   sandboxImage?: string;
@@ -241,6 +243,7 @@ export class Containerd {
   private readonly readyTimeoutMs: number;
   private readonly logLevel: string;
   private readonly namespacesSeen = new Set<string>();
+  private readonly generatedNamespace: boolean;
   /** Words passed to ctr() that could be container ids (see knownShimSocketPaths). */
   private readonly idsSeen = new Set<string>();
   private readonly pathPrepend: string[];
@@ -250,6 +253,7 @@ export class Containerd {
     this.address = join(dir, "containerd.sock");
     this.ttrpcAddress = `${this.address}.ttrpc`;
     this.namespace = opts.namespace ?? `tsshim-test-${process.pid}-${++instances}`;
+    this.generatedNamespace = opts.namespace === undefined;
     this.namespacesSeen.add(this.namespace);
     this.configPath = join(dir, "config.toml");
     this.logPath = join(dir, "containerd.log");
@@ -376,7 +380,7 @@ export class Containerd {
     return `--- containerd log (${this.logPath}), last ${Math.min(lines, all.length)} lines ---\n${all.slice(-lines).join("\n")}`;
   }
 
-  /** The ctr flags that select one of the configured runtimes. */
+  /** The `ctr run` flags that select one of the configured runtimes. */
   runtimeFlags(name: RuntimeName): string[] {
     switch (name) {
       case "runc":
@@ -393,6 +397,26 @@ export class Containerd {
       case "tsshim":
         return ["--runtime", RUNTIME_TYPES.tsshim];
     }
+  }
+  /**
+   * The `ctr containers create` flags for a runtime. ctr 1.6 has no
+   * --runc-binary / --runc-root there: runc keeps its state in
+   * /run/containerd/runc/<namespace> (per-instance namespace; the leak
+   * checker watches it, stop() removes the empty dir), and crun cannot be
+   * chosen at all (use `ctr run -d` for crun).
+   */
+  createFlags(name: RuntimeName): string[] {
+    if (name === "crun") throw new Error("ctr 1.6 `containers create` cannot select crun; use `ctr run -d`");
+    return ["--runtime", RUNTIME_TYPES[name]];
+  }
+
+  /** Where runc/crun keep per-container state for this instance (one dir per namespace). */
+  runtimeStateDirs(): string[] {
+    const out: string[] = [];
+    for (const ns of this.namespacesSeen) {
+      out.push(join(this.dir, "runc", ns), join(this.dir, "crun", ns), join(DEFAULT_RUNC_ROOT, ns));
+    }
+    return out;
   }
 
   /**
@@ -625,6 +649,18 @@ export class Containerd {
     for (const m of mountsUnder(this.dir).reverse()) {
       const r = await run("umount", [m]);
       if (r !== 0 && (await run("umount", ["-l", m])) !== 0) problems.push(`cannot unmount ${m}`);
+    }
+
+    // Only the generated namespace is surely ours alone; rmdir fails if not empty.
+    if (this.generatedNamespace) {
+      const runcNs = join(DEFAULT_RUNC_ROOT, this.namespace);
+      if (existsSync(runcNs)) {
+        try {
+          rmdirSync(runcNs);
+        } catch (e) {
+          problems.push(`runc state ${runcNs}: ${String(e)}`);
+        }
+      }
     }
 
     for (const d of this.cgroupDirs()) {

@@ -6,11 +6,14 @@
 //   - mounts under the containerd's temp dir (/proc/self/mountinfo);
 //   - shim sockets of this containerd in /run/containerd/s (the runc shim's
 //     place, which cannot be redirected), for the container ids it knows;
+//   - runc/crun state dirs of containers (<dir>/runc/<ns>/<id>, also under
+//     /run/containerd/runc/<ns> where `ctr containers create` puts them);
 //   - cgroup dirs under <hierarchy>/<namespace>/ in every v1 controller and
 //     in cgroup2 (the namespace dir itself is the shared parent, not a leak);
 //   - fds of this process.
 // Things settle asynchronously (a shim exits shortly after `ctr run --rm`
 // returns), so the comparison is retried for a while before it reports.
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Containerd, isShimOf } from "./containerd.js";
 import {
@@ -34,11 +37,21 @@ export interface LeakSnapshot {
   mounts: Set<string>;
   /** Shim sockets of this containerd in /run/containerd/s (see Containerd.knownShimSocketPaths). */
   sockets: Set<string>;
+  /** Per-container state dirs of runc/crun (a container not deleted). */
+  runtimeState: Set<string>;
   cgroups: Set<string>;
   fds: Map<number, string>;
 }
 
-export type LeakKind = "process" | "shim" | "cgroup-process" | "mount" | "socket" | "cgroup" | "fd";
+export type LeakKind =
+  | "process"
+  | "shim"
+  | "cgroup-process"
+  | "mount"
+  | "socket"
+  | "runtime-state"
+  | "cgroup"
+  | "fd";
 
 export interface Leak {
   kind: LeakKind;
@@ -104,6 +117,18 @@ function containerdProcesses(cd: Containerd): Map<number, { kind: LeakKind; wher
   return out;
 }
 
+function runtimeState(cd: Containerd): Set<string> {
+  const out = new Set<string>();
+  for (const d of cd.runtimeStateDirs()) {
+    try {
+      for (const id of readdirSync(d)) out.add(join(d, id));
+    } catch {
+      // no such dir: nothing there
+    }
+  }
+  return out;
+}
+
 export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {
   return {
     cd,
@@ -111,6 +136,7 @@ export function takeLeakSnapshot(cd: Containerd): LeakSnapshot {
     external: new Set(containerdProcesses(cd).keys()),
     mounts: new Set(mountsUnder(cd.dir)),
     sockets: new Set(cd.knownShimSocketPaths()),
+    runtimeState: runtimeState(cd),
     cgroups: cgroupTree(cd),
     fds: openFds(),
   };
@@ -130,6 +156,9 @@ export function diffLeaks(before: LeakSnapshot): Leak[] {
   for (const m of mountsUnder(cd.dir)) {
     if (!before.mounts.has(m)) leaks.push({ kind: "mount", what: m });
   }
+  for (const s of runtimeState(cd)) {
+    if (!before.runtimeState.has(s)) leaks.push({ kind: "runtime-state", what: s });
+  }
   for (const s of cd.knownShimSocketPaths()) {
     if (!before.sockets.has(s)) leaks.push({ kind: "socket", what: s });
   }
@@ -139,7 +168,16 @@ export function diffLeaks(before: LeakSnapshot): Leak[] {
   for (const [fd, target] of openFds()) {
     if (before.fds.get(fd) !== target) leaks.push({ kind: "fd", what: `fd ${fd} -> ${target}` });
   }
-  const order: LeakKind[] = ["process", "shim", "cgroup-process", "mount", "socket", "cgroup", "fd"];
+  const order: LeakKind[] = [
+    "process",
+    "shim",
+    "cgroup-process",
+    "mount",
+    "socket",
+    "runtime-state",
+    "cgroup",
+    "fd",
+  ];
   return leaks.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
 }
 
