@@ -5,6 +5,7 @@
 import { closeSync, writeFileSync } from "node:fs";
 import { CgroupManager } from "./cgroups/index.js";
 import { type ExitStatus, watchExit } from "./container-exit.js";
+import { runHooksInContainer } from "./container-hooks.js";
 import {
   buildContainerPlan,
   buildExecPlan,
@@ -14,6 +15,7 @@ import {
   type StdioFds,
 } from "./container-plan.js";
 import { ContainerError, fromNativeRecord, fromNativeThrow, type NativeErrorRecord } from "./errors.js";
+import { type ContainerState, runHooks } from "./hooks.js";
 import { nativeContainer, SPAWN_EXEC, SPAWN_INIT, SYNC, type SyncMessage } from "./native.js";
 import type { Process, Spec } from "./spec.js";
 
@@ -222,6 +224,8 @@ export class Container {
   private readonly execs = new Set<ContainerProcess>();
   private started = false;
   private deleted = false;
+  /** Failures of poststart/poststop hooks, which do not fail the operation. */
+  readonly hookWarnings: string[] = [];
 
   private constructor(opts: CreateOptions, init: ContainerProcess, warnings: string[]) {
     this.id = opts.id;
@@ -263,13 +267,36 @@ export class Container {
     }
     plan.cgroupDir = cgroup?.unifiedDir() ?? null;
     const cg = cgroup;
+    let init: ContainerProcess;
     try {
-      const init = await Container.spawnInit(opts, plan, parent, cg);
-      return new Container({ ...opts, cgroup: cg }, init, parent.warnings);
+      init = await Container.spawnInit(opts, plan, parent, cg);
     } catch (e) {
       if (ownCgroup && cg !== undefined) await cg.destroy();
       throw e;
     }
+    const c = new Container({ ...opts, cgroup: cg }, init, parent.warnings);
+    // Hooks as runc orders them: prestart and createRuntime in the runtime's
+    // namespaces, then createContainer inside the container; a failure deletes it.
+    const hooks = opts.spec.hooks;
+    try {
+      await runHooks("prestart", hooks?.prestart, c.state("created"));
+      await runHooks("createRuntime", hooks?.createRuntime, c.state("created"));
+      await runHooksInContainer("createContainer", hooks?.createContainer, c.state("created"), (p, o) =>
+        c.exec(p, o),
+      );
+    } catch (e) {
+      await c.delete({ hooks: false });
+      throw e;
+    }
+    return c;
+  }
+
+  /** The runtime-spec state handed to hooks. */
+  state(status: ContainerState["status"]): ContainerState {
+    const s: ContainerState = { ociVersion: this.spec.ociVersion, id: this.id, status, bundle: this.bundle };
+    if (status !== "stopped") s.pid = this.init.pid;
+    if (this.spec.annotations !== undefined) s.annotations = this.spec.annotations;
+    return s;
   }
 
   private static spawnInit(
@@ -297,7 +324,23 @@ export class Container {
     if (this.deleted) throw new ContainerError(`container ${this.id} is deleted`);
     if (this.started) throw new ContainerError(`container ${this.id} is already started`);
     this.started = true;
+    const hooks = this.spec.hooks;
+    try {
+      await runHooksInContainer("startContainer", hooks?.startContainer, this.state("created"), (p, o) =>
+        this.exec(p, o),
+      );
+    } catch (e) {
+      // The runtime-spec: a failing startContainer hook stops the container.
+      await this.init.destroy();
+      throw e;
+    }
     await this.init.start();
+    // poststart failures do not undo the start (runtime-spec): they are warnings.
+    try {
+      await runHooks("poststart", hooks?.poststart, this.state("running"));
+    } catch (e) {
+      this.hookWarnings.push(e instanceof Error ? e.message : String(e));
+    }
   }
 
   /** Signals the init, or with all every process of the container. */
@@ -349,7 +392,7 @@ export class Container {
   }
 
   /** Kills what remains, waits for it through the reaper, removes the cgroup, releases fds. */
-  async delete(): Promise<void> {
+  async delete(opts: { hooks?: boolean } = {}): Promise<void> {
     if (this.deleted) return;
     this.deleted = true;
     if (this.cgroup?.kill !== undefined && this.init.running) {
@@ -366,6 +409,13 @@ export class Container {
       this.init.consoleMaster = undefined;
     }
     if (this.cgroup !== undefined) await this.cgroup.destroy();
+    if (opts.hooks !== false) {
+      try {
+        await runHooks("poststop", this.spec.hooks?.poststop, this.state("stopped"));
+      } catch (e) {
+        this.hookWarnings.push(e instanceof Error ? e.message : String(e));
+      }
+    }
   }
 }
 
