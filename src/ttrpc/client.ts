@@ -14,7 +14,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { decodeResponse, encodeRequestFrame } from "./envelope.js";
 import { encodeFrame, Flag, FrameDecoder, type FrameSink, MESSAGE_LENGTH_MAX, MessageType } from "./frame.js";
 import { Metadata, type MetadataInit } from "./metadata.js";
-import { MessageQueue } from "./queue.js";
+import { MessageQueue, ReadGate } from "./queue.js";
 import { isStreamingClient, isStreamingServer, type MethodKind } from "./service.js";
 import { Code, decodeStatus, TtrpcError } from "./status.js";
 import { FrameWriter } from "./writer.js";
@@ -86,6 +86,8 @@ export class TtrpcClient implements FrameSink {
   private readonly socket: Socket;
   private readonly writer: FrameWriter;
   private readonly decoder: FrameDecoder;
+  /** @internal Stops reading while a stream's reader lags (shared by all streams of this connection). */
+  readonly gate: ReadGate;
   private readonly streams = new Map<number, StreamSink>();
   private nextId = 1;
   private closeReason: TtrpcError | null = null;
@@ -101,6 +103,7 @@ export class TtrpcClient implements FrameSink {
     this.socket = typeof target === "string" ? createConnection(target) : target;
     this.writer = new FrameWriter(this.socket);
     this.decoder = new FrameDecoder(this);
+    this.gate = new ReadGate(this.socket);
     this.connected = new Promise<void>((resolve, reject) => {
       if (typeof target !== "string" && !this.socket.connecting) resolve();
       this.socket.once("connect", resolve);
@@ -437,7 +440,7 @@ export class ClientStream<I, O>
   private readonly kind: Exclude<MethodKind, "unary">;
   private readonly encode: (m: I) => Uint8Array;
   private readonly decode: (b: Uint8Array) => O;
-  private readonly queue = new MessageQueue<Uint8Array>();
+  private readonly queue: MessageQueue<Uint8Array>;
   private localClosed: boolean;
   /** Set once the stream ended with an error (sends fail with it too). */
   private error: TtrpcError | null = null;
@@ -455,6 +458,8 @@ export class ClientStream<I, O>
     this.encode = encode;
     this.decode = decode;
     this.localClosed = !isStreamingClient(kind);
+    this.queue = new MessageQueue<Uint8Array>(client.gate);
+    this.queue.onStall = () => this.fail(new TtrpcError(Code.ResourceExhausted, "ttrpc: stream buffer full"));
   }
 
   watch(options: CallOptions | undefined): void {
@@ -483,10 +488,12 @@ export class ClientStream<I, O>
     this.fail(deadlineError());
   }
 
-  fail(err: TtrpcError): void {
+  /** Ends the stream with `err`; only a server's error status leaves already received messages readable. */
+  fail(err: TtrpcError, keepReceived = false): void {
     if (this.finished) return;
     this.done();
     this.error = err;
+    if (!keepReceived) this.queue.discard();
     this.queue.fail(err);
   }
 
@@ -512,7 +519,7 @@ export class ClientStream<I, O>
       }
       const err = responseError(res.status);
       if (err !== null) {
-        this.fail(err);
+        this.fail(err, true);
         return;
       }
       // A client stream's answer is the response payload (an empty one is an empty message).

@@ -6,7 +6,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { decodeRequest, encodeResponseFrame, responseSize } from "./envelope.js";
 import { encodeFrame, Flag, FrameDecoder, type FrameSink, MESSAGE_LENGTH_MAX, MessageType } from "./frame.js";
 import { Metadata } from "./metadata.js";
-import { MessageQueue } from "./queue.js";
+import { MessageQueue, ReadGate } from "./queue.js";
 import {
   type CallContext,
   isStreamingClient,
@@ -256,6 +256,7 @@ class ServerConnection implements FrameSink {
   active = 0;
   private lastStreamId = 0;
   private readonly decoder: FrameDecoder;
+  readonly gate: ReadGate;
   private gone = false;
   private readonly closed: Promise<void>;
 
@@ -265,6 +266,7 @@ class ServerConnection implements FrameSink {
     this.peer = peer;
     this.writer = new FrameWriter(socket);
     this.decoder = new FrameDecoder(this);
+    this.gate = new ReadGate(socket);
     this.closed = new Promise((resolve) => socket.once("close", resolve));
     socket.on("data", (chunk: Buffer) => this.decoder.push(chunk));
     socket.once("close", () => this.onClose());
@@ -385,7 +387,9 @@ class ServerConnection implements FrameSink {
       return;
     }
     if (isStreamingClient(entry.kind)) {
-      const inbound = new MessageQueue<Uint8Array>();
+      const inbound = new MessageQueue<Uint8Array>(this.gate);
+      inbound.onStall = () =>
+        call.fail(new TtrpcError(Code.ResourceExhausted, "data handling error: ttrpc: stream buffer full"));
       call.inbound = inbound;
       // A request payload, if any, is the first message (containerd/ttrpc does the same).
       if (req.payload.length > 0) inbound.push(req.payload);
@@ -467,6 +471,8 @@ class ServerCall implements CallContext {
     if (this.abortReason !== null) return;
     this.abortReason = reason;
     this.controller?.abort(reason);
+    // The handler is told to stop; what it has not read yet must not hold the connection's reads.
+    this.inbound?.discard();
     this.inbound?.fail(reason);
   }
 

@@ -59,9 +59,13 @@ export class FrameWriter {
     );
   }
 
-  /** Resolves once the socket's buffer has drained (or the socket is gone). */
+  /**
+   * Resolves once the peer has taken what is queued: writes the batch now and waits for 'drain' only if
+   * the socket kept part of it (a unix socket usually takes everything at once).
+   */
   drain(): Promise<void> {
-    if (!this.congested || this.socket.destroyed) return Promise.resolve();
+    if (this.queue.length > 0) this.flush();
+    if (this.socket.destroyed || !this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
