@@ -162,10 +162,6 @@ function hasNamespace(spec: Spec, type: string): boolean {
   return (spec.linux?.namespaces ?? []).some((ns) => ns.type === type);
 }
 
-function newNamespace(spec: Spec, type: string): boolean {
-  return (spec.linux?.namespaces ?? []).some((ns) => ns.type === type && (ns.path ?? "") === "");
-}
-
 function cgroupPath(spec: Spec): string {
   const p = spec.linux?.cgroupsPath ?? "";
   return p === "" ? "/" : posix.normalize(posix.join("/", p));
@@ -225,10 +221,11 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
   };
 }
 
-// A "cgroup" mount becomes runc's layout: on cgroup v2 one cgroup2 mount; on v1 a tmpfs with
-// one directory per hierarchy, each either a cgroup mount (a new cgroup namespace shows only
-// the container's subtree) or, without one or in a user namespace, a bind of the container's
-// own cgroup directory.
+// A "cgroup" mount becomes runc's layout: on cgroup v2 one cgroup2 mount (in a new cgroup
+// namespace it shows the container's cgroup as its root); on v1 a tmpfs with one directory per
+// hierarchy, each a bind of the container's own cgroup directory. Binds rather than v1 cgroup
+// mounts even in a cgroup namespace: they are scoped to the container whenever its namespace
+// was made, and v1 cannot be mounted inside a user namespace at all.
 function planCgroupMounts(
   base: PlanMount,
   spec: Spec,
@@ -249,34 +246,19 @@ function planCgroupMounts(
     data: "mode=755",
     flags: perMount & ~MS.RDONLY,
   });
-  // cgroup v1 filesystems cannot be mounted inside a user namespace: bind there, as runc does.
-  const cgns = newNamespace(spec, "cgroup") && !hasNamespace(spec, "user");
   const own = cgroupPath(spec);
   for (const h of host.cgroupV1) {
-    const destination = posix.join(base.destination, h.dir);
-    if (cgns) {
-      out.mounts.push({
-        ...base,
-        source: "cgroup",
-        destination,
-        fstype: "cgroup",
-        data: h.options,
-        flags: perMount,
-        propagation: 0,
-      });
-    } else {
-      out.mounts.push({
-        ...base,
-        source: posix.join(host.cgroupRoot, h.dir, own),
-        destination,
-        fstype: "",
-        data: "",
-        flags: MS.BIND,
-        remount: bindRemountFlags(perMount),
-        propagation: 0,
-        optional: 1,
-      });
-    }
+    out.mounts.push({
+      ...base,
+      source: posix.join(host.cgroupRoot, h.dir, own),
+      destination: posix.join(base.destination, h.dir),
+      fstype: "",
+      data: "",
+      flags: MS.BIND,
+      remount: bindRemountFlags(perMount),
+      propagation: 0,
+      optional: 1,
+    });
     // Co-mounted controllers ("cpu,cpuacct") are also reachable by each name.
     for (const name of h.dir.split(",")) {
       if (name !== h.dir) out.symlinks.push({ path: posix.join(base.destination, name), target: h.dir });

@@ -494,26 +494,7 @@ describe("buildRootfsPlan", () => {
     );
     assert.deepEqual(p.lateReadonly, ["/sys/fs/cgroup"]);
   });
-  it("mounts each v1 hierarchy itself inside a new cgroup namespace", () => {
-    const p = buildRootfsPlan(
-      spec({
-        mounts: [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid"] }],
-        linux: { namespaces: [{ type: "cgroup" }] },
-      }),
-      "/b",
-      { host: V1_HOST },
-    );
-    assert.deepEqual(
-      p.mounts.slice(1).map((m) => [m.destination, m.fstype, m.data, m.flags]),
-      [
-        ["/sys/fs/cgroup/cpu,cpuacct", "cgroup", "cpu,cpuacct", MS.NOSUID],
-        ["/sys/fs/cgroup/memory", "cgroup", "memory", MS.NOSUID],
-        ["/sys/fs/cgroup/systemd", "cgroup", "name=systemd", MS.NOSUID],
-      ],
-    );
-    assert.deepEqual(p.lateReadonly, []);
-  });
-  it("binds v1 hierarchies in a user namespace even with a cgroup namespace", () => {
+  it("binds v1 hierarchies in a cgroup namespace too, with or without a user namespace", () => {
     const p = buildRootfsPlan(
       spec({
         mounts: [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup" }],
@@ -522,13 +503,26 @@ describe("buildRootfsPlan", () => {
       "/b",
       { host: V1_HOST },
     );
+    const want = [
+      ["", "/sys/fs/cgroup/cpu,cpuacct/c2"],
+      ["", "/sys/fs/cgroup/memory/c2"],
+      ["", "/sys/fs/cgroup/systemd/c2"],
+    ];
     assert.deepEqual(
       p.mounts.slice(1).map((m) => [m.fstype, m.source]),
-      [
-        ["", "/sys/fs/cgroup/cpu,cpuacct/c2"],
-        ["", "/sys/fs/cgroup/memory/c2"],
-        ["", "/sys/fs/cgroup/systemd/c2"],
-      ],
+      want,
+    );
+    const noUser = buildRootfsPlan(
+      spec({
+        mounts: [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup" }],
+        linux: { namespaces: [{ type: "cgroup" }], cgroupsPath: "c2" },
+      }),
+      "/b",
+      { host: V1_HOST },
+    );
+    assert.deepEqual(
+      noUser.mounts.slice(1).map((m) => [m.fstype, m.source]),
+      want,
     );
   });
   it("makes a cgroup mount one cgroup2 mount on a v2 host", () => {
