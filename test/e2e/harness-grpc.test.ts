@@ -3,6 +3,7 @@
 // `ctr run`, decoded field by field.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { status } from "@grpc/grpc-js";
 import { TaskExitSchema, TaskStartSchema } from "../../src/api/gen/containerd/events/task_pb.js";
 import { unpackAnyAs } from "../../src/api/typeurl.js";
 import { type Containerd, startContainerd } from "../helpers/containerd.js";
@@ -88,4 +89,21 @@ test("the typed client reaches the tasks and containers services in the instance
     await cd.ctr(["task", "rm", "-f", "listed"]);
     await cd.ctr(["containers", "rm", "listed"]);
   }
+});
+
+test("errors arrive as grpc statuses: NotFound, and DeadlineExceeded for an expired stream", async () => {
+  await assert.rejects(api.containers.get({ id: "no-such-container" }), (err: unknown) => {
+    assert.equal((err as { code?: number }).code, status.NOT_FOUND);
+    return true;
+  });
+  const stream = api.events.subscribe({ filters: ['topic=="/never"'] }, { timeoutMs: 200 });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of stream) assert.fail("no event expected");
+    })(),
+    (err: unknown) => {
+      assert.equal((err as { code?: number }).code, status.DEADLINE_EXCEEDED);
+      return true;
+    },
+  );
 });
