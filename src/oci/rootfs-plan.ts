@@ -175,6 +175,9 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
     if (e instanceof MountOptionError) throw new RootfsPlanError(`${field}.options`, e.message);
     throw e;
   }
+  if ((m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0) {
+    throw new RootfsPlanError(`${field}.uidMappings`, "id-mapped mounts are not supported by tsshim");
+  }
   const destination = containerPath(`${field}.destination`, m.destination);
   const type = m.type ?? "";
   const isBind = opts.bind || type === "bind";
