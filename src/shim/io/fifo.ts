@@ -3,7 +3,8 @@
 //  - on stdout/stderr it is a reader, so a restarting containerd never makes
 //    the workload die of EPIPE (its output waits in the pipe buffer instead);
 //    it is released at exit so the reader sees EOF once the process is gone;
-//  - on stdin it is a writer, so the process sees EOF only after CloseIO.
+//  - on stdin it is a writer only until the process holds its end (released
+//    then, so the process sees EOF when the client closes its writer).
 // Opening the O_RDWR end first makes the other end's blocking open return at
 // once, and the process gets a blocking fd as programs expect.
 import { closeSync, constants, openSync } from "node:fs";

@@ -98,12 +98,19 @@ export class ProcessStdio {
     }
   }
 
-  /** After the process holds its own copies, the shim closes the child's ends. */
+  /**
+   * After the process holds its own copies, the shim closes the child's ends,
+   * and its writer on the stdin FIFO: clients (ctr, CRI) open their writer
+   * before Create/Exec and signal EOF only by closing it (ctr never sends
+   * CloseIO), so a writer kept here would keep `cat` waiting forever. A
+   * client's blocked open already counts as a writer, so no early EOF.
+   */
   releaseChildEnds(): void {
     for (let i = 0; i < 3; i++) {
       closeQuietly(this.childFds[i]!);
       this.childFds[i] = -1;
     }
+    this.closeStdin();
     if (this.logger !== undefined) {
       closeQuietly(this.logger.stdoutFd);
       closeQuietly(this.logger.stderrFd);
