@@ -345,6 +345,20 @@ describe("buildRootfsPlan", () => {
     );
   });
 
+  it("refuses mount-level id mappings clearly", () => {
+    const m = {
+      destination: "/m",
+      type: "bind",
+      source: "/s",
+      options: ["rbind"],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+    };
+    assert.throws(
+      () => buildRootfsPlan(spec({ mounts: [m] }), "/b"),
+      /mounts\[0\]\.uidMappings: id-mapped mounts are not supported/,
+    );
+  });
+
   it("creates the default devices, spec devices merged over them, and the /dev symlinks", () => {
     const p = buildRootfsPlan(
       spec({
