@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fstatSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
-import { createConnection } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -12,7 +12,9 @@ import { EchoRequestSchema, EchoResponseSchema } from "../../src/api/gen/ttrpc/t
 import { StringListSchema } from "../../src/api/gen/ttrpc/ttrpc_pb.js";
 import {
   type CallContext,
+  encodeFrame,
   Flag,
+  FrameDecoder,
   MESSAGE_LENGTH_MAX,
   MessageType,
   rawMethod,
@@ -641,6 +643,59 @@ test("a stale socket file is replaced; a live one is not", async () => {
     await third.close();
   } finally {
     await second.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("many connections at once, each with concurrent calls", async () => {
+  const p = await startPair();
+  const clients = await Promise.all(Array.from({ length: 20 }, () => TtrpcClient.connect(p.path)));
+  try {
+    const answers = await Promise.all(
+      clients.flatMap((c, ci) =>
+        Array.from({ length: 50 }, (_, i) =>
+          c
+            .service(Echo)
+            .echo({ text: `${ci}/${i}` })
+            .then((r) => r.text),
+        ),
+      ),
+    );
+    assert.deepEqual(
+      answers,
+      clients.flatMap((_, ci) => Array.from({ length: 50 }, (_, i) => `${ci}/${i}`)),
+    );
+    assert.equal(p.server.connectionCount, 21);
+  } finally {
+    for (const c of clients) c.close();
+    await p.cleanup();
+  }
+});
+
+test("the client numbers its streams with odd, increasing ids", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsshim-ttrpc-"));
+  const path = join(dir, "ids.sock");
+  const ids: number[] = [];
+  const fake = createServer((s) => {
+    const decoder = new FrameDecoder({
+      onFrame: (id, type) => {
+        if (type === MessageType.Request) ids.push(id);
+        s.write(encodeFrame(id, MessageType.Response, 0, new Uint8Array(0)));
+      },
+      onOversized: () => {},
+    });
+    s.on("data", (c: Buffer) => decoder.push(c));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => fake.listen(path, r));
+  const client = await TtrpcClient.connect(path);
+  try {
+    for (let i = 0; i < 3; i++) await client.call("s", "m", new Uint8Array(0));
+    await Promise.all([client.call("s", "m", new Uint8Array(0)), client.call("s", "m", new Uint8Array(0))]);
+    assert.deepEqual(ids, [1, 3, 5, 7, 9]);
+  } finally {
+    client.close();
+    await new Promise<void>((r) => fake.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
   }
 });
