@@ -220,6 +220,39 @@ describe("cgroup manager on this host", () => {
     assert.equal(read("cpu", "cpu.cfs_quota_us"), "-1");
   });
 
+  it("applyResources: the v1 devices policy denies a device, keeps the default ones", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const report = mgr.applyResources({ devices: [{ allow: false, access: "rwm" }] });
+    assert.deepEqual(report, { applied: ["devices"], unsupported: [] });
+    const list = readFileSync(`/sys/fs/cgroup/devices${top}/c/devices.list`, "utf8");
+    assert.match(list, /^c 1:3 rwm$/m);
+    assert.match(list, /^c 136:\* rwm$/m);
+    assert.doesNotMatch(list, /^a \*:\* rwm$/m);
+
+    // /dev/zero is a default device; the host's disk (/dev/vda here) is not.
+    const disk = ["/dev/vda", "/dev/sda", "/dev/nvme0n1"].find((d) => existsSync(d)) ?? "/dev/vda";
+    const probe = start("sh", [
+      "-c",
+      `read go; head -c1 /dev/zero >/dev/null && echo zero-ok; head -c1 ${disk} >/dev/null`,
+    ]);
+    mgr.enter(probe.pid!);
+    let out = "";
+    let err = "";
+    probe.stdout!.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    probe.stderr!.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    probe.stdin!.write("go\n");
+    // "close" comes after the exit and after the pipes are drained.
+    const code = await new Promise<number | null>((resolve) => probe.once("close", (c) => resolve(c)));
+    assert.equal(out.trim(), "zero-ok");
+    assert.notEqual(code, 0);
+    assert.match(err, /Operation not permitted/);
+  });
+
   it("v1 memory swap limit is ordered against the memory limit", () => {
     const { mgr, top } = manager();
     mgr.create();

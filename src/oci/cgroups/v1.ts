@@ -3,7 +3,7 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { LinuxResources } from "../spec.js";
+import type { LinuxDeviceCgroup, LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
 import { CgroupError, exists, mkdirs, readFile, readPids, sleep, writeFile } from "./files.js";
 import type { V1Hierarchy } from "./mode.js";
@@ -227,11 +227,48 @@ const blockIO: ResourceWriter<V1Cgroup> = (cg, r) => {
   return unsupported;
 };
 
-// network (net_cls/net_prio), rdma and the devices policy drop in here (issue 5).
+// Access every container has to the runtime-spec's default devices (and mknod of any char or
+// block device, which the runtime needs to create them), added after the spec's own rules the
+// way runc and crun do, so a spec that only says "deny all" still gets a working /dev.
+export const DEFAULT_ALLOWED_DEVICES: readonly LinuxDeviceCgroup[] = [
+  { allow: true, type: "c", access: "m" },
+  { allow: true, type: "b", access: "m" },
+  { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, // null
+  { allow: true, type: "c", major: 1, minor: 5, access: "rwm" }, // zero
+  { allow: true, type: "c", major: 1, minor: 7, access: "rwm" }, // full
+  { allow: true, type: "c", major: 1, minor: 8, access: "rwm" }, // random
+  { allow: true, type: "c", major: 1, minor: 9, access: "rwm" }, // urandom
+  { allow: true, type: "c", major: 5, minor: 0, access: "rwm" }, // tty
+  { allow: true, type: "c", major: 5, minor: 1, access: "rwm" }, // console
+  { allow: true, type: "c", major: 5, minor: 2, access: "rwm" }, // ptmx
+  { allow: true, type: "c", major: 136, access: "rwm" }, // pts/*
+];
+
+/** One devices.allow / devices.deny line: "c 1:3 rwm", "a" for every device. */
+export function deviceRule(d: LinuxDeviceCgroup): string {
+  const type = d.type ?? "a";
+  if (type === "a") return "a";
+  const num = (n: number | undefined) => (n === undefined || n < 0 ? "*" : String(n));
+  return `${type} ${num(d.major)}:${num(d.minor)} ${d.access || "rwm"}`;
+}
+
+// Rules apply in order, each on top of the previous ones, which is how the kernel's v1 list
+// behaves. An Update rewrites the whole list (there is a moment of the new deny before its
+// allows); runc avoids that by diffing, which can come later.
+const devices: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const dir = need(cg, "devices");
+  for (const d of [...(r.devices ?? []), ...DEFAULT_ALLOWED_DEVICES]) {
+    writeFile(join(dir, d.allow ? "devices.allow" : "devices.deny"), deviceRule(d));
+  }
+  return [];
+};
+
+// network (net_cls/net_prio) and rdma drop in here (issue 5).
 const V1_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<V1Cgroup>>> = {
   pids,
   memory,
   cpu,
   hugepageLimits,
   blockIO,
+  devices,
 };
