@@ -86,11 +86,16 @@ test("kill -9 of a runc shim: containerd reaps the container; its stale socket i
   // process, mount and cgroups go; the socket stays (the reference shim and
   // containerd 1.6 leave it, which is what this checker is for).
   let leaks = diffLeaks(snapshot);
-  for (let i = 0; i < 100 && leaks.some((l) => l.kind !== "socket"); i++) {
+  for (let i = 0; i < 200 && leaks.some((l) => l.kind !== "socket"); i++) {
     await sleep(50);
     leaks = diffLeaks(snapshot);
   }
-  const containerRm = await cd.ctr(["containers", "rm", id]);
+  // containerd marks the task stopped shortly after its cleanup; retry briefly.
+  let containerRm = await cd.ctr(["containers", "rm", id]);
+  for (let i = 0; i < 50 && containerRm.code !== 0; i++) {
+    await sleep(100);
+    containerRm = await cd.ctr(["containers", "rm", id]);
+  }
   assert.equal(containerRm.code, 0, containerRm.stderr);
   assert.deepEqual(
     leaks.map((l) => `${l.kind}: ${l.what}`),
