@@ -167,14 +167,6 @@ static unsigned long locked_flags(const char *path) {
   return out;
 }
 
-static int streq(const char *a, const char *b) {
-  while (*a != '\0' && *a == *b) {
-    a++;
-    b++;
-  }
-  return *a == *b;
-}
-
 int tsshim_mounts_apply(int rootfd, const struct tsshim_rootfs_mount *m, int userns, struct tsshim_error *err) {
   int as_file = 0;
   if (m->flags & MS_BIND) {
@@ -203,12 +195,15 @@ int tsshim_mounts_apply(int rootfd, const struct tsshim_rootfs_mount *m, int use
   char target[TSSHIM_FD_PATH_MAX];
   tsshim_mounts_fd_path(target, fd);
   unsigned long remount = m->remount;
+  const char *what = m->source; /* named in errors: the fallback once it is used */
   int r = mount(m->source, target, m->fstype[0] != '\0' ? m->fstype : NULL, m->flags,
                 m->data[0] != '\0' ? m->data : NULL);
-  if (r < 0 && errno == EPERM && userns && streq(m->fstype, "sysfs")) {
-    /* A user namespace without its own network namespace may not mount sysfs: bind the
-     * host's /sys instead (as runc does) and give it the requested flags by remount. */
-    r = mount("/sys", target, NULL, MS_BIND | MS_REC, NULL);
+  if (r < 0 && errno == EPERM && userns && m->fallback[0] != '\0') {
+    /* A user namespace may not mount sysfs without its own network namespace, nor cgroup2
+     * without its own cgroup namespace: bind the host's tree instead (as runc does) and give
+     * it the requested flags by remount. */
+    what = m->fallback;
+    r = mount(m->fallback, target, NULL, MS_BIND | MS_REC, NULL);
     unsigned long per = m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
     if (per != 0) remount = MS_REMOUNT | MS_BIND | per;
   }
@@ -217,7 +212,7 @@ int tsshim_mounts_apply(int rootfd, const struct tsshim_rootfs_mount *m, int use
   if (r < 0) {
     if (copy_src >= 0) close(copy_src);
     errno = e;
-    return tsshim_error_errno(err, "mount", "mount", m->source, m->destination);
+    return tsshim_error_errno(err, "mount", "mount", what, m->destination);
   }
   if (copy_src >= 0) {
     int dst = tsshim_mounts_open_in_root_flags(rootfd, m->destination, O_RDONLY | O_DIRECTORY);

@@ -158,6 +158,7 @@ static int convert(napi_env env, napi_value value, struct tsshim_rootfs_plan *p)
     m->attr_clr = (unsigned long long)num;
     if (get_number(env, el, "optional", prefix, &num) < 0) return -1;
     m->optional = num != 0;
+    if (get_string(env, el, "fallback", prefix, (char **)&m->fallback) < 0) return -1;
     if (get_number(env, el, "tmpcopyup", prefix, &num) < 0) return -1;
     m->tmpcopyup = num != 0;
   }
@@ -243,6 +244,7 @@ void tsshim_rootfs_plan_free(struct tsshim_rootfs_plan *p) {
     free((void *)p->mounts[i].destination);
     free((void *)p->mounts[i].fstype);
     free((void *)p->mounts[i].data);
+    free((void *)p->mounts[i].fallback);
   }
   free((void *)p->mounts);
   for (size_t i = 0; i < p->n_devices; i++) {

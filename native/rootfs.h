@@ -34,6 +34,8 @@ struct tsshim_rootfs_mount {
   unsigned long long attr_clr; /* MOUNT_ATTR_* cleared recursively (rrw, rsuid, ...) */
   int optional;            /* skip the mount when its bind source does not exist */
   int tmpcopyup;           /* tmpfs only: copy what the image has at the destination into it */
+  const char *fallback;    /* "" or a host path rbind-mounted instead when the mount fails with
+                            * EPERM in a user namespace (sysfs → /sys, cgroup2 → own cgroup) */
 };
 
 /* A device node to create under /dev (or bind from the host under a user namespace). */

@@ -21,6 +21,9 @@ export interface PlanMount {
   optional: number;
   /** 1: copy the image's files at the destination into the new tmpfs (tmpcopyup). */
   tmpcopyup: number;
+  /** Host path bound (rbind) instead when a user namespace may not mount this filesystem
+   * (EPERM): /sys for sysfs, the container's own cgroup2 directory for cgroup2; "" for none. */
+  fallback: string;
 }
 
 export interface PlanDevice {
@@ -72,6 +75,8 @@ export interface RootfsHost {
   cgroupVersion: 1 | 2;
   cgroupRoot: string;
   cgroupV1: CgroupV1Hierarchy[];
+  /** Where the host's cgroup2 hierarchy is mounted (cgroupRoot, or cgroupRoot/unified on a hybrid host). */
+  cgroup2Root: string | null;
 }
 
 export interface RootfsPlanOptions {
@@ -125,6 +130,7 @@ export function readRootfsHost(): RootfsHost {
 export function parseRootfsHost(mountinfo: string, cgroupRoot = "/sys/fs/cgroup"): RootfsHost {
   const v1: CgroupV1Hierarchy[] = [];
   let version: 1 | 2 = 1;
+  let cgroup2Root: string | null = null;
   for (const line of mountinfo.split("\n")) {
     const sep = line.indexOf(" - ");
     if (sep < 0) continue;
@@ -134,6 +140,9 @@ export function parseRootfsHost(mountinfo: string, cgroupRoot = "/sys/fs/cgroup"
     const fstype = post[0];
     if (mountPoint === undefined || fstype === undefined) continue;
     if (fstype === "cgroup2" && mountPoint === cgroupRoot) version = 2;
+    if (fstype === "cgroup2" && (mountPoint === cgroupRoot || posix.dirname(mountPoint) === cgroupRoot)) {
+      cgroup2Root = mountPoint;
+    }
     if (fstype !== "cgroup" || posix.dirname(mountPoint) !== cgroupRoot) continue;
     const options = (post[2] ?? "")
       .split(",")
@@ -141,7 +150,7 @@ export function parseRootfsHost(mountinfo: string, cgroupRoot = "/sys/fs/cgroup"
       .join(",");
     v1.push({ dir: posix.basename(mountPoint), options });
   }
-  return { cgroupVersion: version, cgroupRoot, cgroupV1: version === 2 ? [] : v1 };
+  return { cgroupVersion: version, cgroupRoot, cgroupV1: version === 2 ? [] : v1, cgroup2Root };
 }
 
 function containerPath(field: string, p: string): string {
@@ -165,6 +174,12 @@ function hasNamespace(spec: Spec, type: string): boolean {
 function cgroupPath(spec: Spec): string {
   const p = spec.linux?.cgroupsPath ?? "";
   return p === "" ? "/" : posix.normalize(posix.join("/", p));
+}
+
+// A host cgroup directory: hierarchy root + the container's cgroup path, no trailing slash.
+function cgroupDir(...parts: string[]): string {
+  const j = posix.join(...parts);
+  return j.length > 1 && j.endsWith("/") ? j.slice(0, -1) : j;
 }
 
 function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMount; isBind: boolean } {
@@ -199,6 +214,7 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
         attrClr: opts.attrClr,
         optional: 0,
         tmpcopyup: 0,
+        fallback: "",
       },
     };
   }
@@ -220,8 +236,15 @@ function planMount(field: string, m: Mount, bundleDir: string): { mount: PlanMou
       attrClr: opts.attrClr,
       optional: 0,
       tmpcopyup: opts.copyUp ? 1 : 0,
+      fallback: type === "sysfs" ? "/sys" : "",
     },
   };
+}
+
+// The container's own directory in the host's cgroup2 hierarchy, bound when cgroup2 cannot be
+// mounted (a user namespace without its own cgroup namespace).
+function cgroup2Fallback(spec: Spec, host: RootfsHost): string {
+  return host.cgroup2Root === null ? "" : cgroupDir(host.cgroup2Root, cgroupPath(spec));
 }
 
 // A "cgroup" mount becomes runc's layout: on cgroup v2 one cgroup2 mount (in a new cgroup
@@ -239,7 +262,14 @@ function planCgroupMounts(
   const perMount =
     base.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.RELATIME | MS.STRICTATIME);
   if (host.cgroupVersion === 2) {
-    out.mounts.push({ ...base, source: "cgroup2", fstype: "cgroup2", data: "", flags: perMount });
+    out.mounts.push({
+      ...base,
+      source: "cgroup2",
+      fstype: "cgroup2",
+      data: "",
+      flags: perMount,
+      fallback: cgroup2Fallback(spec, host),
+    });
     return;
   }
   out.mounts.push({
@@ -253,7 +283,7 @@ function planCgroupMounts(
   for (const h of host.cgroupV1) {
     out.mounts.push({
       ...base,
-      source: posix.join(host.cgroupRoot, h.dir, own),
+      source: cgroupDir(host.cgroupRoot, h.dir, own),
       destination: posix.join(base.destination, h.dir),
       fstype: "",
       data: "",
@@ -373,6 +403,10 @@ export function buildRootfsPlan(spec: Spec, bundleDir: string, options: RootfsPl
       host ??= readRootfsHost();
       planCgroupMounts(mount, spec, host, acc);
       return;
+    }
+    if (!isBind && mount.fstype === "cgroup2") {
+      host ??= readRootfsHost();
+      mount.fallback = cgroup2Fallback(spec, host);
     }
     acc.mounts.push(mount);
   });

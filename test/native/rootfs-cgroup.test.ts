@@ -169,4 +169,32 @@ describe("rootfs cgroup mounts", {
       assert.equal(m.root, "/");
     });
   });
+
+  it("cgroup2 in a user namespace without a cgroup namespace binds the container's own cgroup2 directory", async () => {
+    await withCgroup(async (cg) => {
+      chmodSync(bundle.dir, 0o755);
+      const spec = defaultSpec([
+        "sh",
+        "-c",
+        "echo procs=$(cat /sys/fs/cgroup/cgroup.procs); cat /proc/self/mountinfo",
+      ]);
+      spec.linux!.cgroupsPath = `/${cg.name}`;
+      spec.linux!.namespaces!.push({ type: "user" });
+      spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      spec.mounts!.push({
+        destination: "/sys/fs/cgroup",
+        type: "cgroup2",
+        source: "cgroup2",
+        options: ["nosuid", "noexec", "nodev", "ro"],
+      });
+      const r = await runContainer(bundle, spec, { cgroup: cg });
+      assert.equal(r.status.code, 0, r.stderr);
+      assert.match(r.stdout, /^procs=1(?: [2-9])*$/m);
+      const m = mountAt(parseMountinfo(r.stdout), "/sys/fs/cgroup")!;
+      assert.equal(m.fstype, "cgroup2");
+      assert.equal(m.root, `/${cg.name}`);
+      for (const o of ["ro", "nosuid", "nodev", "noexec"]) assert.ok(m.opts.includes(o), o);
+    });
+  });
 });

@@ -27,8 +27,14 @@ const V1_HOST: RootfsHost = {
     { dir: "memory", options: "memory" },
     { dir: "systemd", options: "name=systemd" },
   ],
+  cgroup2Root: "/sys/fs/cgroup/unified",
 };
-const V2_HOST: RootfsHost = { cgroupVersion: 2, cgroupRoot: "/sys/fs/cgroup", cgroupV1: [] };
+const V2_HOST: RootfsHost = {
+  cgroupVersion: 2,
+  cgroupRoot: "/sys/fs/cgroup",
+  cgroupV1: [],
+  cgroup2Root: "/sys/fs/cgroup",
+};
 
 function spec(extra: Partial<Spec> = {}): Spec {
   return { ociVersion: "1.2.0", root: { path: "rootfs" }, ...extra };
@@ -261,6 +267,7 @@ describe("buildRootfsPlan", () => {
         attrClr: 0,
         optional: 0,
         tmpcopyup: 0,
+        fallback: "",
       },
     ]);
   });
@@ -291,6 +298,7 @@ describe("buildRootfsPlan", () => {
         attrClr: 0,
         optional: 0,
         tmpcopyup: 0,
+        fallback: "",
       },
     ]);
   });
@@ -550,8 +558,26 @@ describe("buildRootfsPlan", () => {
       { host: V2_HOST },
     );
     assert.deepEqual(
-      p.mounts.map((m) => [m.destination, m.fstype, m.source, m.flags]),
-      [["/sys/fs/cgroup", "cgroup2", "cgroup2", MS.RDONLY | MS.NOSUID]],
+      p.mounts.map((m) => [m.destination, m.fstype, m.source, m.flags, m.fallback]),
+      [["/sys/fs/cgroup", "cgroup2", "cgroup2", MS.RDONLY | MS.NOSUID, "/sys/fs/cgroup"]],
+    );
+  });
+  it("gives sysfs and cgroup2 mounts a host tree to bind when a user namespace may not mount them", () => {
+    const p = buildRootfsPlan(
+      spec({
+        mounts: [
+          { destination: "/sys", type: "sysfs", source: "sysfs" },
+          { destination: "/sys/fs/cgroup", type: "cgroup2", source: "cgroup2" },
+          { destination: "/tmp", type: "tmpfs", source: "tmpfs" },
+        ],
+        linux: { cgroupsPath: "/pod/c1" },
+      }),
+      "/b",
+      { host: V1_HOST },
+    );
+    assert.deepEqual(
+      p.mounts.map((m) => m.fallback),
+      ["/sys", "/sys/fs/cgroup/unified/pod/c1", ""],
     );
   });
   it("reads the host cgroup layout from mountinfo", () => {
@@ -568,8 +594,11 @@ describe("buildRootfsPlan", () => {
         { dir: "cpu,cpuacct", options: "cpu,cpuacct" },
         { dir: "systemd", options: "name=systemd" },
       ],
+      cgroup2Root: "/sys/fs/cgroup/unified",
     });
-    assert.equal(parseRootfsHost("30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw").cgroupVersion, 2);
+    const v2 = parseRootfsHost("30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw");
+    assert.equal(v2.cgroupVersion, 2);
+    assert.equal(v2.cgroup2Root, "/sys/fs/cgroup");
   });
 
   it("turns sysctls into /proc/sys paths and checks their namespace", () => {
