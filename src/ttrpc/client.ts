@@ -21,16 +21,16 @@ import { FrameWriter } from "./writer.js";
 
 export interface CallOptions {
   /** Deadline relative to now: sent as timeout_nano and enforced locally (DeadlineExceeded). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Aborting drops the call locally with Canceled (ttrpc has no cancel frame; the server is not told). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Request metadata (keys are sent lowercase). */
-  metadata?: MetadataInit;
+  metadata?: MetadataInit | undefined;
 }
 
 export interface ClientOptions {
   /** Called once when the connection is gone, with the error pending calls failed with. */
-  onClose?: (reason: TtrpcError) => void;
+  onClose?: ((reason: TtrpcError) => void) | undefined;
 }
 
 /** Server-streaming call: iterate (or recv()) the server's messages. */
@@ -292,7 +292,10 @@ export class TtrpcClient implements FrameSink {
   }
 
   /** Typed methods for `desc` (wire name: the proto full name, or `options.name`). */
-  service<S extends GenServiceMethods>(desc: GenService<S>, options?: { name?: string }): ServiceClient<S> {
+  service<S extends GenServiceMethods>(
+    desc: GenService<S>,
+    options?: { name?: string | undefined },
+  ): ServiceClient<S> {
     const d = desc as unknown as DescService;
     const name = options?.name ?? d.typeName;
     const out: Record<string, unknown> = {};

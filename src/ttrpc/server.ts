@@ -22,11 +22,11 @@ import { FrameWriter } from "./writer.js";
 
 export interface ServerOptions {
   /** Reads SO_PEERCRED of an accepted socket's fd (Node cannot; the native addon can). */
-  peerCredentials?: (fd: number) => PeerCredentials;
+  peerCredentials?: ((fd: number) => PeerCredentials) | undefined;
   /** Decides whether a new connection may stay; false (or a throw/rejection) closes it at once. */
-  authorize?: (peer: Peer) => boolean | Promise<boolean>;
+  authorize?: ((peer: Peer) => boolean | Promise<boolean>) | undefined;
   /** Told about failures that have no caller to go to (a refused connection, a listener error). */
-  onError?: (err: unknown, context: string) => void;
+  onError?: ((err: unknown, context: string) => void) | undefined;
 }
 
 export type ListenTarget = string | { path: string } | { fd: number };
@@ -111,7 +111,7 @@ export class TtrpcServer {
    * finished (requests that still arrive on them are served, as containerd/ttrpc does). With `timeoutMs`,
    * whatever is still open then is closed by force.
    */
-  async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+  async shutdown(options: { timeoutMs?: number | undefined } = {}): Promise<void> {
     this.draining = true;
     this.closeListeners();
     const all = Promise.all([...this.connections].map((c) => c.drain()));
