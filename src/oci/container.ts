@@ -192,6 +192,7 @@ async function spawnProcess(
   kind: number,
   beforeMapped: (pid: number) => void | Promise<void>,
   timeoutMs: number,
+  cgroup: CgroupPlacement | undefined,
 ): Promise<ContainerProcess> {
   let r: { pid: number; pidfd: number; sock: number };
   try {
@@ -203,7 +204,17 @@ async function spawnProcess(
   try {
     await beforeMapped(r.pid);
     p.mapped();
-    await p.ready(timeoutMs);
+    const ready = p.ready(timeoutMs);
+    // cgroup v1 placement costs an RCU grace period per hierarchy: done while the
+    // child sets itself up; it is complete before "ready" is awaited, so before any
+    // workload code can run (that only happens after start).
+    try {
+      if (cgroup !== undefined) await cgroup.enter(r.pid);
+    } catch (e) {
+      ready.catch(() => {});
+      throw e;
+    }
+    await ready;
     return p;
   } catch (e) {
     await p.destroy();
@@ -313,9 +324,9 @@ export class Container {
         if (parent.gidMap !== null) writeProc(pid, "gid_map", parent.gidMap);
         if (parent.uidMap !== null) writeProc(pid, "uid_map", parent.uidMap);
         if (parent.oomScoreAdj !== undefined) writeProc(pid, "oom_score_adj", String(parent.oomScoreAdj));
-        if (cgroup !== undefined) await cgroup.enter(pid);
       },
       opts.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT,
+      cgroup,
     );
   }
 
@@ -379,9 +390,9 @@ export class Container {
       SPAWN_EXEC,
       async (pid) => {
         if (proc.oomScoreAdj !== undefined) writeProc(pid, "oom_score_adj", String(proc.oomScoreAdj));
-        if (this.cgroup !== undefined) await this.cgroup.enter(pid);
       },
       DEFAULT_SETUP_TIMEOUT,
+      this.cgroup,
     );
     this.execs.add(p);
     void p.wait().then(() => {
