@@ -74,9 +74,10 @@ function describe(pid: number): string {
 
 function cgroupTree(cd: Containerd): Set<string> {
   const out = new Set<string>();
+  const hierarchies = cgroupHierarchies();
   for (const d of cd.cgroupDirs()) {
     // The namespace dir itself is created by the first container and shared.
-    const rel = cgroupHierarchies().find((h) => d.startsWith(`${h}/`));
+    const rel = hierarchies.find((h) => d.startsWith(`${h}/`));
     if (rel === undefined) continue;
     const parts = d.slice(rel.length + 1).split("/");
     if (parts.length > 1) out.add(d);
