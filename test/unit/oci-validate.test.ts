@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import {
   parseSpec,
   SpecError,
@@ -872,5 +873,44 @@ describe("config.json validation", () => {
     assert.equal(SUPPORTED.capabilities["CAP_CHECKPOINT_RESTORE"], 40);
     assert.equal(SUPPORTED.rlimits["RLIMIT_NOFILE"], 7);
     assert.deepEqual(SUPPORTED.mountFlags["rbind"], { set: 0x1000 | 0x4000, clear: 0 });
+  });
+
+  // Rule 7: bad input gets a SpecError, never a TypeError from inside the validator.
+  it("never throws anything but SpecError, whatever the input (fast-check)", () => {
+    const onlySpecErrors = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof SpecError)) throw e;
+      }
+    };
+    fc.assert(
+      fc.property(fc.string(), (text) => onlySpecErrors(() => parseSpec(text))),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => onlySpecErrors(() => validateSpec(v))),
+      { numRuns: 300 },
+    );
+    // Replace one field anywhere in the full spec by an arbitrary JSON value.
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, path: (string | number)[]) => {
+      paths.push(path);
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) walk(v[i], [...path, i]);
+      } else if (typeof v === "object" && v !== null)
+        for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+    };
+    walk(fullSpec(), []);
+    fc.assert(
+      fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.jsonValue(), (path, value) => {
+        const s = fullSpec();
+        let cur: Record<string | number, unknown> = s;
+        for (const k of path.slice(0, -1)) cur = cur[k] as Record<string | number, unknown>;
+        cur[path[path.length - 1]!] = value;
+        onlySpecErrors(() => validateSpec(s));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
