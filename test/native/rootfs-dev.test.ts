@@ -124,6 +124,19 @@ describe("rootfs /dev", () => {
     assert.match(r.stdout, /^\s*8$/m);
   });
 
+  it("without a /dev mount the image's own /dev is populated, and again on a second run", () => {
+    const spec = defaultSpec([]);
+    spec.mounts = spec.mounts!.filter((m) => !m.destination.startsWith("/dev"));
+    const plan = buildRootfsPlan(spec, bundle.dir);
+    for (let i = 0; i < 2; i++) {
+      const r = testRun(plan, ["/bin/sh", "-c", "ls -ln /dev"]);
+      assert.equal(r.error, null, JSON.stringify(r.error));
+      const ls = parseLs(r.output);
+      assert.equal(ls.get("null")?.majorMinor, "1,3");
+      assert.equal(ls.get("fd")?.link, "/proc/self/fd");
+    }
+  });
+
   it("/dev/console is the terminal's PTY slave, bound over an empty file", () => {
     const plan = buildRootfsPlan(defaultSpec([]), bundle.dir);
     const r = testRun(
