@@ -13,8 +13,8 @@
  * report and to leave. A call that blocks ends with SIGALRM after 10 s.
  *
  * Test-only: it blocks the calling thread in waitpid on that one pid, which is
- * fine for a short-lived helper but must never be used by the daemon, where
- * the native reaper owns wait(). */
+ * fine for a short-lived helper but must never be used by the daemon, or in any
+ * process where the native reaper runs: its P_ALL drain would take the child. */
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
