@@ -3,6 +3,7 @@
 // operator finds our sockets where they expect them. A pod's containers share
 // one shim: the group id is the sandbox id when the spec names one.
 import { createHash } from "node:crypto";
+import { connect } from "node:net";
 import { join } from "node:path";
 
 export const DEFAULT_SOCKET_DIR = "/run/containerd/s";
@@ -51,4 +52,16 @@ export function groupingId(id: string, annotations: Readonly<Record<string, stri
     }
   }
   return id;
+}
+
+/** True when a shim answers on the socket path (false for a stale file or nothing). */
+export function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ path });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
 }

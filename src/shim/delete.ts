@@ -2,10 +2,13 @@
 // to clean up what the shim left: the container's processes, its cgroup and
 // its rootfs mounts. It prints a DeleteResponse (status 137, as containerd's
 // own shims report a container they had to kill) on stdout.
+import { readFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { DeleteResponseSchema } from "../api/gen/containerd/task/v2/shim_pb.js";
 import { CgroupManager } from "../oci/cgroups/index.js";
+import { addressToPath, canConnect } from "./address.js";
 import { processStartTime, readBundleState } from "./bundle-state.js";
 import { unmountRootfs } from "./rootfs-mounts.js";
 
@@ -38,8 +41,25 @@ export async function deleteShim(
     }
   }
   unmountRootfs(bundle);
+  await removeDeadSocket(bundle, warn);
   return toBinary(
     DeleteResponseSchema,
     create(DeleteResponseSchema, { pid, exitStatus: 128 + SIGKILL, exitedAt: timestampNow() }),
   );
+}
+
+/** The socket of a dead shim stays behind: remove it unless a live shim (of the group) still answers. */
+async function removeDeadSocket(bundle: string, warn: (msg: string) => void): Promise<void> {
+  let path: string;
+  try {
+    path = addressToPath(readFileSync(join(bundle, "address"), "utf8").trim());
+  } catch {
+    return;
+  }
+  if (await canConnect(path)) return;
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") warn(`remove socket ${path}: ${String(err)}`);
+  }
 }

@@ -13,9 +13,9 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { connect, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { DEFAULT_SOCKET_DIR, groupingId, socketAddress, socketPath } from "./address.js";
+import { canConnect, DEFAULT_SOCKET_DIR, groupingId, socketAddress, socketPath } from "./address.js";
 import type { ShimArgs } from "./args.js";
 import { daemonEnvironment } from "./environment.js";
 
@@ -48,17 +48,6 @@ function listen(path: string): Promise<Server> {
       server.off("error", reject);
       resolve(server);
     });
-  });
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ path });
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once("error", () => resolve(false));
   });
 }
 
