@@ -2,7 +2,7 @@
 // /sys/fs/cgroup/unified). Each test makes its own /tsshim-test-* tree and removes it.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type CgroupLayout, CgroupManager, detectLayout } from "../../src/oci/cgroups/index.js";
@@ -305,6 +305,29 @@ describe("cgroup manager on this host", () => {
     });
     // Killed without waiting: destroy retries while the task drains.
     sleeper.kill("SIGKILL");
+    await mgr.destroy();
+    assert.deepEqual(allTopDirs(top), []);
+  });
+
+  it("lists and kills processes in sub-cgroups the container made", async () => {
+    const { mgr, top } = manager();
+    mgr.create();
+    const { mkdirSync } = await import("node:fs");
+    const v1Inner = `/sys/fs/cgroup/pids${top}/c/inner`;
+    mkdirSync(v1Inner);
+    mkdirSync(`/sys/fs/cgroup/unified${top}/c/inner`);
+    const outer = start("sleep", ["1000"]);
+    const inner = start("sleep", ["1000"]);
+    mgr.enter(outer.pid!);
+    mgr.enter(inner.pid!);
+    writeFileSync(`${v1Inner}/cgroup.procs`, String(inner.pid));
+    writeFileSync(`/sys/fs/cgroup/unified${top}/c/inner/cgroup.procs`, String(inner.pid));
+    assert.deepEqual(
+      mgr.pids().sort((a, b) => a - b),
+      [outer.pid!, inner.pid!].sort((a, b) => a - b),
+    );
+    await mgr.kill("SIGKILL");
+    assert.equal((await exited(inner)).signal, "SIGKILL");
     await mgr.destroy();
     assert.deepEqual(allTopDirs(top), []);
   });

@@ -101,6 +101,11 @@ export function readPids(procsFile: string): number[] {
     .map(Number);
 }
 
+/** Pids of dir and of every cgroup below it (a container may make sub-cgroups of its own). */
+export function readPidsTree(dir: string): number[] {
+  return leafFirst(dir).flatMap((d) => readPids(join(d, "cgroup.procs")));
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Child cgroups of dir (recursively), deepest first, then dir itself. */

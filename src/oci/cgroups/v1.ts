@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { LinuxDeviceCgroup, LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
-import { CgroupError, exists, mkdirs, readFile, readPids, sleep, writeFile } from "./files.js";
+import { CgroupError, exists, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 import type { V1Hierarchy } from "./mode.js";
 
 export interface V1Dir {
@@ -49,7 +49,7 @@ export class V1Cgroup implements CgroupBackend {
   pids(): number[] {
     // Every hierarchy holds the same processes; read the one most likely present.
     const dir = this.dirOf("pids") ?? this.dirOf("freezer") ?? this.entries[0]?.dir;
-    return dir === undefined ? [] : readPids(join(dir, "cgroup.procs"));
+    return dir === undefined ? [] : readPidsTree(dir);
   }
 
   canFreeze(): boolean {

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
-import { CgroupError, mkdirs, readFile, readPids, sleep, writeFile } from "./files.js";
+import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 
 export class V2Cgroup implements CgroupBackend {
   readonly version = 2;
@@ -51,7 +51,7 @@ export class V2Cgroup implements CgroupBackend {
   }
 
   pids(): number[] {
-    return readPids(join(this.dir, "cgroup.procs"));
+    return readPidsTree(this.dir);
   }
 
   canFreeze(): boolean {
