@@ -1,0 +1,178 @@
+// stdio of tsshim tasks end to end: `ctr run -t` through a real PTY (typed
+// input, a resize seen by `stty size` inside), stdin piped into `cat`, and
+// 512 MiB on stdout arriving complete.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import * as pty from "node-pty";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import { importBusyboxImage } from "../helpers/image.js";
+import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+
+let cd: Containerd;
+let image: string;
+let snapshot: LeakSnapshot;
+
+before(async () => {
+  cd = await startContainerd();
+  image = await importBusyboxImage(cd);
+  snapshot = takeLeakSnapshot(cd);
+});
+
+after(async () => {
+  await cd?.stop();
+});
+
+const tsshim = (): string[] => cd.runtimeFlags("tsshim");
+
+/** Removes a task and its container if a failed test left them. */
+async function removeIfLeft(id: string): Promise<void> {
+  const ls = await cd.ctr(["container", "ls", "-q"]);
+  if (!ls.stdout.split("\n").includes(id)) return;
+  await cd.ctr(["task", "kill", "-a", "-s", "SIGKILL", id]);
+  await cd.ctr(["task", "rm", "-f", id]);
+  await cd.ctr(["container", "rm", id]);
+}
+
+// CSI sequences busybox's line editor sends (cursor queries, clear to end of line).
+const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+const stripAnsi = (s: string): string => s.replace(CSI, "");
+
+test("ctr run -t: typed input is run, a resize reaches the container, the exit code comes back", async () => {
+  const id = "tty";
+  const cmd = cd.ctrCommand(["run", "-t", "--rm", ...tsshim(), image, id, "sh"]);
+  const term = pty.spawn(cmd.file, cmd.args, { name: "xterm", cols: 80, rows: 24, env: cmd.env });
+  let screen = "";
+  term.onData((d) => {
+    screen += d;
+  });
+  const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+  /** Waits until `re` matches what the terminal showed after `from`. */
+  const expectOutput = async (re: RegExp, from = 0, timeoutMs = 15_000): Promise<boolean> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!re.test(stripAnsi(screen.slice(from)))) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return true;
+  };
+  const must = async (re: RegExp, what: string, from = 0): Promise<void> => {
+    if (!(await expectOutput(re, from)))
+      assert.fail(`no ${what} on the terminal; it shows: ${JSON.stringify(screen)}`);
+  };
+  try {
+    await must(/# /, "prompt");
+    // \n becomes \r\n twice on the way (the container's PTY, then ours): \r*\n
+    let mark = screen.length;
+    term.write("stty size\r");
+    await must(/\n24 80\r*\n/, "initial size 24 80", mark);
+    mark = screen.length;
+    term.write("echo typed-$((1+2))\r");
+    // the echo of the typed line shows the expression; only the shell's output says 3
+    await must(/\ntyped-3\r*\n/, "output of the typed command", mark);
+
+    // node-pty sets the new size, ctr gets SIGWINCH and calls ResizePty.
+    term.resize(101, 33);
+    let resized = false;
+    for (let i = 0; i < 20 && !resized; i++) {
+      mark = screen.length;
+      term.write("stty size\r");
+      resized = await expectOutput(/\n33 101\r*\n/, mark, 500);
+    }
+    assert.ok(resized, `stty size never showed 33 101: ${JSON.stringify(screen)}`);
+    term.write("exit 5\r");
+    assert.equal(await exited, 5);
+  } finally {
+    try {
+      term.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await removeIfLeft(id);
+  }
+});
+
+/** Runs ctr with `input` on its stdin; stdout as bytes. */
+function ctrWithStdin(
+  args: readonly string[],
+  input: Buffer,
+): Promise<{ stdout: Buffer; stderr: string; code: number }> {
+  const child = cd.spawnCtr(args);
+  const out: Buffer[] = [];
+  let err = "";
+  child.stdout?.on("data", (b: Buffer) => out.push(b));
+  child.stderr?.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
+  child.stdin?.on("error", () => undefined);
+  child.stdin?.end(input);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`ctr ${args.join(" ")} timed out (stdin EOF not delivered?)\n${err}`));
+    }, 30_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ stdout: Buffer.concat(out), stderr: err, code: code ?? -1 });
+    });
+  });
+}
+
+test("stdin piped into ctr run reaches cat byte for byte, and cat exits at EOF", async () => {
+  const small = Buffer.from("piped-input\nsecond line without newline");
+  const r1 = await ctrWithStdin(["run", "--rm", ...tsshim(), image, "cat1", "cat"], small);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.ok(r1.stdout.equals(small), `got ${JSON.stringify(r1.stdout.toString())}`);
+
+  // 4 MiB of random bytes: every byte value, far more than a pipe holds.
+  const big = randomBytes(4 << 20);
+  const r2 = await ctrWithStdin(["run", "--rm", ...tsshim(), image, "cat2", "cat"], big);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(r2.stdout.length, big.length);
+  assert.ok(r2.stdout.equals(big), "the bytes that came back differ from the input");
+
+  // Empty stdin: EOF at once.
+  const r3 = await ctrWithStdin(
+    ["run", "--rm", ...tsshim(), image, "cat3", "sh", "-c", "cat; echo eof"],
+    Buffer.alloc(0),
+  );
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.equal(r3.stdout.toString(), "eof\n");
+});
+
+test("512 MiB written to stdout arrive complete: byte count and sha256 match the container's", async () => {
+  const size = 512 * 1024 * 1024;
+  // tee writes the same random stream to stdout and to a FIFO that sha256sum reads.
+  const script = `mkfifo /tmp/f; sha256sum < /tmp/f >&2 & head -c ${size} /dev/urandom | tee /tmp/f; wait`;
+  const child = cd.spawnCtr(["run", "--rm", ...tsshim(), image, "big", "sh", "-c", script]);
+  child.stdin?.end();
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let err = "";
+  child.stdout?.on("data", (b: Buffer) => {
+    bytes += b.length;
+    hash.update(b);
+  });
+  child.stderr?.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
+  const code = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`512 MiB run timed out after ${bytes} bytes\n${err}`));
+    }, 120_000);
+    child.once("close", (c) => {
+      clearTimeout(timer);
+      resolve(c ?? -1);
+    });
+  });
+  assert.equal(code, 0, err);
+  assert.equal(bytes, size);
+  const inside = err.match(/^([0-9a-f]{64})\s+-$/m)?.[1];
+  assert.ok(inside !== undefined, `no sha256sum line on stderr: ${JSON.stringify(err)}`);
+  assert.equal(hash.digest("hex"), inside);
+});
+
+test("nothing is left behind", async () => {
+  await assertNoLeaks(snapshot);
+});
