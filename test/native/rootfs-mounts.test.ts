@@ -4,7 +4,16 @@
 // mounted on the host.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
@@ -319,6 +328,34 @@ describe("rootfs mounts", () => {
       assert.equal(existsSync(join(etc, "new")), false, "writes stay in the tmpfs");
     } finally {
       rmSync(join(etc, "deep"), { recursive: true, force: true });
+    }
+  });
+
+  it("an overlay rootfs (what containerd's snapshotter mounts) pivots, creates mount points and copies up", async () => {
+    const ovl = makeBundle();
+    renameSync(ovl.rootfs, join(ovl.dir, "lower"));
+    for (const d of ["upper", "work", "rootfs"]) mkdirSync(join(ovl.dir, d));
+    const opts = `lowerdir=${ovl.dir}/lower,upperdir=${ovl.dir}/upper,workdir=${ovl.dir}/work`;
+    const m = spawnSync("mount", ["-t", "overlay", "overlay", "-o", opts, ovl.rootfs], { encoding: "utf8" });
+    assert.equal(m.status, 0, m.stderr);
+    try {
+      const spec = sh("cat /proc/self/mountinfo; cat /etc/passwd | head -1; touch /x && echo touched");
+      spec.mounts!.push(
+        { destination: "/newdir/sub", type: "tmpfs", source: "tmpfs" },
+        { destination: "/etc", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] },
+      );
+      const r = await runContainer(ovl, spec);
+      assert.equal(r.status.code, 0, r.stderr);
+      const all = parseMountinfo(r.stdout);
+      assert.equal(mountAt(all, "/")?.fstype, "overlay");
+      assert.equal(mountAt(all, "/newdir/sub")?.fstype, "tmpfs");
+      assert.match(r.stdout, /^root:x:0:0/m);
+      assert.match(r.stdout, /touched/);
+      assert.equal(existsSync(join(ovl.dir, "upper/x")), true, "writes land in the upper layer");
+    } finally {
+      spawnSync("umount", [ovl.rootfs]);
+      assert.deepEqual(hostMountsMentioning(ovl.dir), []);
+      ovl.cleanup();
     }
   });
 
