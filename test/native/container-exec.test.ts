@@ -1,0 +1,149 @@
+// exec into running containers: a terminal of its own, user namespaces, the exec
+// process's own limits; kill of all processes; a new user namespace next to joined ones.
+import assert from "node:assert/strict";
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { Container } from "../../src/oci/container.js";
+import { type Bundle, defaultSpec, makeBundle, runContainer } from "./container-fixture.js";
+
+let bundle: Bundle;
+before(() => {
+  bundle = makeBundle();
+});
+after(() => bundle.cleanup());
+
+function readAll(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(fd, buf);
+    } catch {
+      break;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+test("exec with a terminal: a new PTY in the container's devpts, sized, with limits and NNP", async () => {
+  const c = await Container.create({
+    id: "exec-tty",
+    bundle: bundle.dir,
+    spec: defaultSpec(["sleep", "30"]),
+  });
+  try {
+    await c.start();
+    const p = await c.exec(
+      {
+        terminal: true,
+        consoleSize: { height: 24, width: 132 },
+        user: { uid: 0, gid: 0 },
+        args: ["sh", "-c", "stty size; tty; ulimit -n; grep NoNewPrivs /proc/self/status"],
+        env: ["PATH=/bin"],
+        cwd: "/",
+        rlimits: [{ type: "RLIMIT_NOFILE", soft: 321, hard: 321 }],
+        noNewPrivileges: true,
+      },
+      {},
+    );
+    const master = p.consoleMaster;
+    assert.ok(master !== undefined);
+    assert.equal((await p.wait()).code, 0);
+    const lines = readAll(master).replace(/\r/g, "").trim().split("\n");
+    closeSync(master);
+    assert.equal(lines[0], "24 132");
+    assert.match(lines[1]!, /^\/dev\/pts\/\d+$/);
+    assert.equal(lines[2], "321");
+    assert.match(lines[3]!, /NoNewPrivs:\s+1/);
+  } finally {
+    await c.delete();
+  }
+});
+
+test("exec into a container with a user namespace joins it (ids as the container sees them)", async () => {
+  const spec = defaultSpec(["sleep", "30"]);
+  spec.linux!.namespaces!.push({ type: "user" });
+  spec.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  spec.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  const c = await Container.create({ id: "exec-userns", bundle: bundle.dir, spec });
+  const outPath = join(bundle.dir, "exec-userns-out");
+  const out = openSync(outPath, "w");
+  try {
+    await c.start();
+    const p = await c.exec(
+      {
+        user: { uid: 33, gid: 33 },
+        args: ["sh", "-c", "id; readlink /proc/self/ns/user"],
+        env: ["PATH=/bin"],
+        cwd: "/",
+      },
+      { stdio: { stdout: out, stderr: out } },
+    );
+    const s = await p.wait();
+    const [id, userns] = readFileSync(outPath, "utf8").trim().split("\n");
+    assert.equal(s.code, 0, id);
+    assert.equal(id, "uid=33 gid=33 groups=33".replace(" groups=33", ""));
+    assert.equal(userns, readlinkSync(`/proc/${c.init.pid}/ns/user`));
+  } finally {
+    closeSync(out);
+    await c.delete();
+  }
+});
+
+test("kill all: every process of the container's cgroup gets the signal", async () => {
+  const id = `tsshim-killall-${process.pid}`;
+  const c = await Container.create({
+    id,
+    bundle: bundle.dir,
+    spec: defaultSpec(["sleep", "30"]),
+    cgroupsPath: `/tsshim-test/${id}`,
+  });
+  try {
+    await c.start();
+    const p = await c.exec(
+      { user: { uid: 0, gid: 0 }, args: ["sleep", "30"], env: ["PATH=/bin"], cwd: "/" },
+      {},
+    );
+    await c.kill(9, { all: true });
+    assert.equal((await p.wait()).signal, 9);
+    assert.equal((await c.init.wait()).signal, 9);
+  } finally {
+    await c.delete();
+  }
+});
+
+test("a new user namespace with a joined network namespace", async () => {
+  const a = await Container.create({
+    id: "net-owner",
+    bundle: bundle.dir,
+    spec: defaultSpec(["sleep", "30"]),
+  });
+  try {
+    await a.start();
+    const spec = defaultSpec(["sh", "-c", "id -u; readlink /proc/self/ns/net; cat /proc/self/uid_map"]);
+    spec.linux!.namespaces = [
+      { type: "pid" },
+      { type: "mount" },
+      { type: "uts" },
+      { type: "ipc" },
+      { type: "user" },
+      { type: "network", path: `/proc/${a.init.pid}/ns/net` },
+    ];
+    spec.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    spec.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    // sysfs needs a network namespace owned by the container's user namespace.
+    spec.mounts = spec.mounts!.filter((m) => m.type !== "sysfs");
+    const r = await runContainer(bundle, spec);
+    assert.equal(r.status.code, 0, r.stderr);
+    const [uid, net, map] = r.stdout.trim().split("\n");
+    assert.equal(uid, "0");
+    assert.equal(net, readlinkSync(`/proc/${a.init.pid}/ns/net`));
+    assert.match(map!, /^\s*0\s+200000\s+65536$/);
+  } finally {
+    await a.delete();
+  }
+});
