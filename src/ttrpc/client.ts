@@ -110,7 +110,17 @@ export class TtrpcClient implements FrameSink {
       this.socket.once("close", () => reject(this.closeReason ?? this.lostError()));
     });
     this.connected.catch(() => {});
-    this.socket.on("data", (chunk: Buffer) => this.decoder.push(chunk));
+    this.socket.on("data", (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk);
+      } catch (err) {
+        // A bug must cost this connection, never the process.
+        this.closeReason ??= new TtrpcError(Code.Internal, `ttrpc: ${(err as Error).message}`, [], {
+          cause: err,
+        });
+        this.socket.destroy();
+      }
+    });
     this.socket.on("error", (err) => {
       this.socketError = err;
     });

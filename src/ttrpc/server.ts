@@ -268,8 +268,18 @@ class ServerConnection implements FrameSink {
     this.decoder = new FrameDecoder(this);
     this.gate = new ReadGate(socket);
     this.closed = new Promise((resolve) => socket.once("close", resolve));
-    socket.on("data", (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.once("close", () => this.onClose());
+  }
+
+  private receive(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      // A bug must cost this connection, never the process.
+      this.server.report(err, "connection");
+      void this.destroy(new TtrpcError(Code.Internal, `ttrpc: ${(err as Error).message}`));
+    }
   }
 
   private onClose(): void {
