@@ -8,8 +8,9 @@
  *  - In the child, in the new mount namespace (uid/gid maps already written when there is a
  *    user namespace), call tsshim_rootfs_mount(). On return the process is chrooted/pivoted
  *    into the container and its cwd is the container's "/".
- *  - Then set up the PTY (it needs the container's /dev/pts), then call
- *    tsshim_rootfs_finalize() (sysctls, masked paths, readonly paths, readonly root).
+ *  - Then set up the PTY (it needs the container's /dev/pts) and, with a terminal, call
+ *    tsshim_rootfs_console(slave) so /dev/console is the PTY; then tsshim_rootfs_finalize()
+ *    (sysctls, masked paths, readonly paths, readonly root).
  *  - Both return 0, or -1 with err filled (step "mount", syscall "mount", detail = source,
  *    path = container destination, ...), which formats as  mount "proc" on "/proc": ENOENT.
  *  - Both open only O_CLOEXEC fds and close them before returning, on every path.
