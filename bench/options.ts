@@ -63,7 +63,7 @@ export const PROFILES: Record<ProfileName, Sizes> = {
   quick: {
     warmup: 1,
     startRuns: 20,
-    detachedRuns: 10,
+    detachedRuns: 8,
     execRuns: 20,
     memoryRuns: 1,
     memoryContainers: 20,

@@ -64,7 +64,9 @@ function cell(s: string): string {
 
 function shorten(s: string, max = 160): string {
   const one = s.replace(/\s+/g, " ").trim();
-  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+  // The cause is at the end of an error (after the command), so keep both ends.
+  const head = Math.floor(max / 3);
+  return one.length > max ? `${one.slice(0, head)} … ${one.slice(one.length - (max - head - 3))}` : one;
 }
 
 export function markdownTable(rows: readonly Row[]): string {
