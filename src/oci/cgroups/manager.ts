@@ -4,15 +4,24 @@
 // directory and lets SIGKILL use cgroup.kill).
 
 import { rmdirSync, statSync } from "node:fs";
+import type { Metrics as V1Metrics } from "../../api/gen/io/containerd/cgroups/v1/metrics_pb.js";
+import type { Metrics as V2Metrics } from "../../api/gen/io/containerd/cgroups/v2/metrics_pb.js";
 import type { LinuxResources } from "../spec.js";
 import type { CgroupBackend, FreezerState, ResourceReport } from "./backend.js";
 import { CgroupError, removeTree, sleep } from "./files.js";
 import { type CgroupLayout, type CgroupMode, detectLayout, ownCgroups } from "./mode.js";
 import { type CgroupPath, hierarchyDir, parseCgroupsPath } from "./path.js";
+import { statsV1 } from "./stats-v1.js";
+import { statsV2 } from "./stats-v2.js";
 import { V1Cgroup } from "./v1.js";
 import { V2Cgroup } from "./v2.js";
 
 export type CgroupState = FreezerState | "absent";
+
+/** Metrics in the message of the hierarchy that holds the controllers. */
+export type CgroupStats =
+  | { version: 1; metrics: V1Metrics }
+  | { version: 2; metrics: V2Metrics };
 
 export interface CgroupManagerOptions {
   /** linux.cgroupsPath from the spec (may be empty or absent). */
@@ -227,6 +236,28 @@ export class CgroupManager {
    */
   applyResources(resources: LinuxResources): ResourceReport {
     return this.controllers.applyResources(resources);
+  }
+
+  /** Usage counters as containerd's Metrics messages (v1 on v1/hybrid hosts, v2 on unified). */
+  stats(): CgroupStats {
+    const c = this.controllers;
+    if (c instanceof V2Cgroup) return { version: 2, metrics: statsV2(c.dir) };
+    if (c instanceof V1Cgroup) return { version: 1, metrics: statsV1((ctrl) => c.dirOf(ctrl)) };
+    throw new CgroupError("unknown cgroup backend", "");
+  }
+
+  /**
+   * Where memory events are read: the v1 memory controller's directory, or the v2 directory
+   * (memory.events); undefined when the memory controller is not there.
+   */
+  memoryDir(): { version: 1 | 2; dir: string } | undefined {
+    const c = this.controllers;
+    if (c instanceof V2Cgroup) return { version: 2, dir: c.dir };
+    if (c instanceof V1Cgroup) {
+      const dir = c.dirOf("memory");
+      return dir === undefined ? undefined : { version: 1, dir };
+    }
+    return undefined;
   }
 }
 

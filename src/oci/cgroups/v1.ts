@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { LinuxDeviceCgroup, LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
-import { CgroupError, exists, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
+import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 import type { V1Hierarchy } from "./mode.js";
 
 export interface V1Dir {
@@ -132,10 +132,14 @@ const memory: ResourceWriter<V1Cgroup> = (cg, r) => {
   };
   // memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: when the swap limit
   // grows, raise it first; when it shrinks, lower the memory limit first.
+  const unsupported: string[] = [];
   const swapFile = join(dir, "memory.memsw.limit_in_bytes");
-  if (m.swap !== undefined && m.swap !== 0 && exists(dir)) {
+  const swap = m.swap ?? 0;
+  // Without swap accounting (swapaccount=0) the kernel has no memsw files.
+  if (swap !== 0 && !existsFile(swapFile)) unsupported.push("memory.swap");
+  if (swap !== 0 && existsFile(swapFile)) {
     const current = Number(readFile(swapFile).trim());
-    if (m.swap === -1 || m.swap > current) {
+    if (swap === -1 || swap > current) {
       set("memory.memsw.limit_in_bytes", m.swap);
       set("memory.limit_in_bytes", m.limit);
     } else {
@@ -147,7 +151,7 @@ const memory: ResourceWriter<V1Cgroup> = (cg, r) => {
   if (m.swappiness !== undefined) writeFile(join(dir, "memory.swappiness"), String(m.swappiness));
   if (m.disableOOMKiller === true) writeFile(join(dir, "memory.oom_control"), "1");
   // kernel/kernelTCP are deprecated and ignored, as runc does.
-  return [];
+  return unsupported;
 };
 
 const cpu: ResourceWriter<V1Cgroup> = (cg, r) => {
