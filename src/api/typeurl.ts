@@ -23,7 +23,6 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { type Any, AnySchema } from "@bufbuild/protobuf/wkt";
-import { apiRegistry } from "./registry.js";
 
 /** Prefix containerd registers the OCI runtime-spec Go types under (spec major version 1). */
 export const specTypeUrlPrefix = "types.containerd.io/opencontainers/runtime-spec/1/";
@@ -117,10 +116,11 @@ function decodeProto<Desc extends DescMessage>(any: Any, schema: Desc): MessageS
 
 /**
  * Unpacks any Any containerd sends: JSON-valued Go types first (as typeurl checks its
- * own registrations first), then proto messages known to `registry`. Throws
- * TypeUrlError for an empty or unknown URL or an undecodable value.
+ * own registrations first), then proto messages known to `registry` (apiRegistry from
+ * ./registry.js for every API type; passed in so the shim never loads the whole API).
+ * Throws TypeUrlError for an empty or unknown URL or an undecodable value.
  */
-export function unpackAny(any: Any, registry: Registry = apiRegistry): UnpackedAny {
+export function unpackAny(any: Any, registry: Registry): UnpackedAny {
   const typeUrl = any.typeUrl;
   if (typeUrl === "") throw new TypeUrlError("Any has no type URL", typeUrl);
   if (isJsonTypeUrl(typeUrl)) return { kind: "json", typeUrl, value: decodeJson(any) };

@@ -2,6 +2,7 @@
 // gRPC calls with our messages, Anys packed our way decoded by containerd (and
 // containerd's Anys decoded by unpackAny). The tasks run on the reference runtime
 // (io.containerd.runc.v2), so this checks our types, not our shim.
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -11,6 +12,7 @@ import type { Envelope } from "../../src/api/gen/containerd/services/events/v1/e
 import { Status } from "../../src/api/gen/containerd/v1/types/task_pb.js";
 import { MetricsSchema as CgroupsV1MetricsSchema } from "../../src/api/gen/io/containerd/cgroups/v1/metrics_pb.js";
 import { MetricsSchema as CgroupsV2MetricsSchema } from "../../src/api/gen/io/containerd/cgroups/v2/metrics_pb.js";
+import { apiRegistry } from "../../src/api/registry.js";
 import {
   packAny,
   packJsonAny,
@@ -169,7 +171,7 @@ test("Tasks: Get, ListPids, Exec with a JSON Process Any, Wait, Metrics, Kill an
     assert.equal(m.metrics.length, 1);
     const data = m.metrics[0]!.data!;
     assert.match(data.typeUrl, /^io\.containerd\.cgroups\.v[12]\.Metrics$/);
-    const stats = unpackAny(data);
+    const stats = unpackAny(data, apiRegistry);
     assert.equal(stats.kind, "proto");
     if (data.typeUrl.endsWith("v1.Metrics")) {
       const v1 = unpackAnyAs(data, CgroupsV1MetricsSchema);

@@ -5,6 +5,7 @@ import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { TaskExitSchema } from "../../src/api/gen/containerd/events/task_pb.js";
 import { OptionsSchema } from "../../src/api/gen/containerd/runc/v1/options_pb.js";
 import { MetricsSchema } from "../../src/api/gen/io/containerd/cgroups/v2/metrics_pb.js";
+import { apiRegistry } from "../../src/api/registry.js";
 import {
   anyHolds,
   normalizeAny,
@@ -30,7 +31,7 @@ test("packAny writes the bare full name, as containerd's typeurl does", () => {
 
 test("unpackAny accepts bare and type.googleapis.com/ URLs", () => {
   for (const a of [packAny(TaskExitSchema, exit), anyPack(TaskExitSchema, exit)]) {
-    const u = unpackAny(a);
+    const u = unpackAny(a, apiRegistry);
     assert.equal(u.kind, "proto");
     if (u.kind !== "proto") return;
     assert.equal(u.schema.typeName, "containerd.events.TaskExit");
@@ -65,7 +66,7 @@ test("OCI spec types arrive as JSON under types.containerd.io URLs", () => {
   // what containerd's Go client marshals for an exec (encoding/json of specs.Process)
   const json = '{"terminal":true,"user":{"uid":0,"gid":0},"args":["sh","-c","echo hi"],"cwd":"/"}';
   const a = create(AnySchema, { typeUrl: specTypeUrls.process, value: new TextEncoder().encode(json) });
-  const u = unpackAny(a);
+  const u = unpackAny(a, apiRegistry);
   assert.deepEqual(u, { kind: "json", typeUrl: specTypeUrls.process, value: JSON.parse(json) });
   assert.deepEqual(unpackJsonAny(a, specTypeUrls.process), JSON.parse(json));
 
@@ -85,7 +86,7 @@ test("bad Anys are TypeUrlErrors naming the URL", () => {
   ];
   for (const a of cases) {
     assert.throws(
-      () => unpackAny(a),
+      () => unpackAny(a, apiRegistry),
       (e: unknown) => e instanceof TypeUrlError && e.typeUrl === a.typeUrl,
     );
   }
