@@ -102,7 +102,15 @@ test("errors arrive as grpc statuses: NotFound, and DeadlineExceeded for an expi
       for await (const _ of stream) assert.fail("no event expected");
     })(),
     (err: unknown) => {
-      assert.equal((err as { code?: number }).code, status.DEADLINE_EXCEEDED);
+      // The client's own deadline gives DEADLINE_EXCEEDED; if containerd's
+      // handler notices the expired context first it answers Unknown with Go's
+      // "context deadline exceeded". Either way the status reaches the caller.
+      const { code, details } = err as { code?: number; details?: string };
+      assert.ok(
+        code === status.DEADLINE_EXCEEDED ||
+          (code === status.UNKNOWN && /deadline exceeded/.test(details ?? "")),
+        `code ${code}: ${details}`,
+      );
       return true;
     },
   );
