@@ -253,6 +253,22 @@ describe("cgroup manager on this host", () => {
     assert.match(err, /Operation not permitted/);
   });
 
+  it("a controller the host does not mount is reported, not fatal", () => {
+    const top = `/tsshim-test-${process.pid}-${n++}`;
+    const noHugetlb: CgroupLayout = {
+      mode: "v1",
+      v1: layout.v1.filter((h) => !h.controllers.includes("hugetlb")),
+    };
+    const mgr = new CgroupManager({ cgroupsPath: `${top}/c`, id: "unused", layout: noHugetlb });
+    managers.push(() => mgr.destroy());
+    mgr.create();
+    const report = mgr.applyResources({
+      pids: { limit: 5 },
+      hugepageLimits: [{ pageSize: "2MB", limit: 0 }],
+    });
+    assert.deepEqual(report, { applied: ["pids"], unsupported: ["hugepageLimits (no hugetlb controller)"] });
+  });
+
   it("v1 memory swap limit is ordered against the memory limit", () => {
     const { mgr, top } = manager();
     mgr.create();

@@ -49,8 +49,22 @@ export function applyWith<Ctx>(
       report.unsupported.push(k);
       continue;
     }
-    report.unsupported.push(...write(ctx, resources));
-    report.applied.push(k);
+    try {
+      report.unsupported.push(...write(ctx, resources));
+      report.applied.push(k);
+    } catch (e) {
+      // A controller this host does not mount: like runc, carry on without it, but say so.
+      if (!(e instanceof MissingController)) throw e;
+      report.unsupported.push(`${k} (no ${e.controller} controller)`);
+    }
   }
   return report;
+}
+
+/** Thrown by a writer whose controller is not mounted on this host. */
+export class MissingController extends Error {
+  constructor(readonly controller: string) {
+    super(`the ${controller} controller is not mounted`);
+    this.name = "MissingController";
+  }
 }

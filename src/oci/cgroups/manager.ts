@@ -19,9 +19,7 @@ import { V2Cgroup } from "./v2.js";
 export type CgroupState = FreezerState | "absent";
 
 /** Metrics in the message of the hierarchy that holds the controllers. */
-export type CgroupStats =
-  | { version: 1; metrics: V1Metrics }
-  | { version: 2; metrics: V2Metrics };
+export type CgroupStats = { version: 1; metrics: V1Metrics } | { version: 2; metrics: V2Metrics };
 
 export interface CgroupManagerOptions {
   /** linux.cgroupsPath from the spec (may be empty or absent). */

@@ -4,7 +4,13 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { LinuxDeviceCgroup, LinuxResources } from "../spec.js";
-import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
+import {
+  applyWith,
+  type CgroupBackend,
+  type FreezerState,
+  MissingController,
+  type ResourceWriter,
+} from "./backend.js";
 import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 import type { V1Hierarchy } from "./mode.js";
 
@@ -113,7 +119,7 @@ function existsFile(path: string): boolean {
 
 function need(cg: V1Cgroup, controller: string): string {
   const dir = cg.dirOf(controller);
-  if (dir === undefined) throw new CgroupError(`the v1 ${controller} controller is not mounted`, "");
+  if (dir === undefined) throw new MissingController(controller);
   return dir;
 }
 
