@@ -699,3 +699,43 @@ test("the client numbers its streams with odd, increasing ids", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("an oversized frame from the server fails only its call; the client connection goes on", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsshim-ttrpc-"));
+  const path = join(dir, "big.sock");
+  const fake = createServer((s) => {
+    const decoder = new FrameDecoder({
+      onFrame: (id) => {
+        if (id === 1) {
+          // Announce a frame over the limit and send its body: the client must skip it whole.
+          const h = Buffer.alloc(10);
+          h.writeUInt32BE(MESSAGE_LENGTH_MAX + 1, 0);
+          h.writeUInt32BE(id, 4);
+          h[8] = MessageType.Response;
+          s.write(h);
+          s.write(Buffer.alloc(MESSAGE_LENGTH_MAX + 1, 0x12));
+        } else {
+          s.write(encodeFrame(id, MessageType.Response, 0, new Uint8Array([0x12, 0x02, 0x6f, 0x6b])));
+        }
+      },
+      onOversized: () => {},
+    });
+    s.on("data", (c: Buffer) => decoder.push(c));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => fake.listen(path, r));
+  const client = await TtrpcClient.connect(path);
+  try {
+    await rejectsWith(
+      client.call("s", "m", new Uint8Array(0)),
+      Code.ResourceExhausted,
+      `message length ${MESSAGE_LENGTH_MAX + 1} exceed maximum message size of ${MESSAGE_LENGTH_MAX}`,
+    );
+    const ok = await client.call("s", "m", new Uint8Array(0));
+    assert.equal(new TextDecoder().decode(ok), "ok");
+  } finally {
+    client.close();
+    await new Promise<void>((r) => fake.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
