@@ -115,6 +115,11 @@ export interface BenchOptions {
   sizes: Sizes;
   /** Where latest.{md,json,svg} go. */
   outDir: string;
+  /**
+   * Dirs put before <repo>/bin on containerd's PATH, so their
+   * containerd-shim-tsshim-v2 is the one measured (another build, a wrapper).
+   */
+  shimDirs: string[];
   help: boolean;
 }
 
@@ -127,6 +132,8 @@ options:
   --n N                runs of every scenario (env BENCH_N)
   --set KEY=VALUE      any size, e.g. --set memoryContainers=50 (repeatable)
   --out DIR            output dir (default: bench/results; env BENCH_OUT)
+  --shim-dir DIR       put DIR before <repo>/bin on containerd's PATH: measure the
+                       containerd-shim-tsshim-v2 in it (repeatable; env BENCH_SHIM_DIR, colon-separated)
 `;
 
 function isScenario(s: string): s is ScenarioName {
@@ -168,6 +175,7 @@ export function parseOptions(
       n: { type: "string" },
       set: { type: "string", multiple: true },
       out: { type: "string" },
+      "shim-dir": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -212,6 +220,7 @@ export function parseOptions(
     profile,
     sizes,
     outDir: values.out ?? env["BENCH_OUT"] ?? defaultOutDir,
+    shimDirs: values["shim-dir"] ?? env["BENCH_SHIM_DIR"]?.split(":").filter(Boolean) ?? [],
     help: values.help === true,
   };
 }

@@ -73,7 +73,7 @@ export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
     `profile ${opts.profile}; runtimes ${opts.runtimes.join(", ")}; scenarios ${opts.scenarios.join(", ")}`,
   );
   // Info, not the harness's debug default: containerd's logging is on every path measured.
-  const cd: Containerd = await startContainerd({ logLevel: "info" });
+  const cd: Containerd = await startContainerd({ logLevel: "info", pathPrepend: opts.shimDirs });
   let api: ContainerdClient | undefined;
   try {
     const image = await importBusyboxImage(cd);
@@ -131,6 +131,7 @@ export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
     scenarios: opts.scenarios,
     runtimes: opts.runtimes.map((r) => ({ name: r, label: RUNTIME_LABELS[r] })),
     baseline: RUNTIME_LABELS[BASELINE],
+    shimDirs: opts.shimDirs,
     containerd: versionOf(CONTAINERD_BIN, ["--version"]),
     runc: versionOf("runc", ["--version"]),
     crun: versionOf(CRUN_BIN, ["--version"]),
