@@ -2,7 +2,16 @@
 // failing creates (a clear message, nothing left), exec into a running container,
 // the terminal, seccomp, and the cgroup placement.
 import assert from "node:assert/strict";
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync, readSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Container } from "../../src/oci/container.js";
@@ -98,6 +107,21 @@ async function createFails(spec: Spec, message: RegExp): Promise<void> {
 test('a missing binary fails create: execve "nosuchbin": ENOENT', async () => {
   await createFails(defaultSpec(["nosuchbin"]), /^ContainerError: execve "nosuchbin": ENOENT$/);
   await createFails(defaultSpec(["/bin/nosuchbin"]), /execve \(stat\) "\/bin\/nosuchbin": ENOENT/);
+});
+
+test("execve failing at start comes back as the start's error", async () => {
+  const junk = join(bundle.rootfs, "bin/junk");
+  writeFileSync(junk, "this is not a program\n", { mode: 0o755 });
+  const fds = openFds();
+  const c = await Container.create({ id: "enoexec", bundle: bundle.dir, spec: defaultSpec(["/bin/junk"]) });
+  try {
+    await assert.rejects(c.start(), /^ContainerError: execve "\/bin\/junk": ENOEXEC$/);
+    assert.equal((await c.init.wait()).status, 127);
+  } finally {
+    await c.delete();
+    rmSync(junk, { force: true });
+  }
+  nothingLeft(fds);
 });
 
 test("a missing cwd fails create with the path", async () => {
