@@ -739,3 +739,24 @@ test("an oversized frame from the server fails only its call; the client connect
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the client sends its timeout as timeout_nano: the handler sees the deadline", async () => {
+  const p = await startPair();
+  try {
+    p.server.registerMethods("deadline", [
+      rawMethod("Left", "unary", (_req: unknown, ctx: CallContext) =>
+        new TextEncoder().encode(String(ctx.deadline === undefined ? -1 : ctx.deadline - Date.now())),
+      ),
+    ]);
+    const left = Number(
+      new TextDecoder().decode(
+        await p.client.call("deadline", "Left", new Uint8Array(0), { timeoutMs: 5000 }),
+      ),
+    );
+    assert.ok(left > 4000 && left <= 5000, `deadline ${left} ms away`);
+    const none = new TextDecoder().decode(await p.client.call("deadline", "Left", new Uint8Array(0)));
+    assert.equal(none, "-1");
+  } finally {
+    await p.cleanup();
+  }
+});
