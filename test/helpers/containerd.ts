@@ -242,10 +242,15 @@ export class Containerd {
   private exited: Promise<void> = Promise.resolve();
   private readonly readyTimeoutMs: number;
   private readonly logLevel: string;
+  /** Namespaces this instance was told to use (its own, ctr()'s namespace option): their cgroups are ours. */
   private readonly namespacesSeen = new Set<string>();
+  /** Namespaces found in containerd (ns ls, bundles, log): searched for containers and sockets only. */
+  private readonly namespacesFound = new Set<string>();
   private readonly generatedNamespace: boolean;
   /** Words passed to ctr() that could be container ids (see knownShimSocketPaths). */
   private readonly idsSeen = new Set<string>();
+  /** Bytes of the log already scanned for ids (see scanLog). */
+  private logScanned = 0;
   private readonly pathPrepend: string[];
 
   private constructor(dir: string, opts: StartOptions) {
@@ -618,10 +623,11 @@ export class Containerd {
     const problems: string[] = [];
     if (this.running) {
       const ns = await this.ctr(["namespaces", "ls", "-q"], { timeoutMs: 5_000 }).catch(() => undefined);
-      for (const n of ns?.stdout.split("\n").filter(Boolean) ?? []) this.namespacesSeen.add(n);
-      for (const n of this.namespacesSeen) await this.removeAllContainers(n);
+      for (const n of ns?.stdout.split("\n").filter(Boolean) ?? []) this.namespacesFound.add(n);
+      for (const n of new Set([...this.namespacesSeen, ...this.namespacesFound]))
+        await this.removeAllContainers(n);
     }
-    for (const b of this.bundles()) this.namespacesSeen.add(b.ns);
+    for (const b of this.bundles()) this.namespacesFound.add(b.ns);
     const sockets = new Set([...this.shimSockets(), ...this.knownShimSocketPaths()]);
     await this.terminate();
 
@@ -715,16 +721,41 @@ export class Containerd {
   }
 
   /**
+   * Container ids and namespaces named in containerd's log since the last
+   * call (`key=` of "prepare snapshot", `id=`, `namespace=`): covers
+   * containers made through gRPC or CRI, not only through ctr().
+   */
+  private scanLog(): void {
+    let text: string;
+    try {
+      const buf = readFileSync(this.logPath);
+      if (buf.length < this.logScanned) this.logScanned = 0; // a new file
+      text = buf.subarray(this.logScanned).toString("utf8");
+      const lastNewline = text.lastIndexOf("\n");
+      if (lastNewline < 0) return;
+      text = text.slice(0, lastNewline);
+      this.logScanned += Buffer.byteLength(text) + 1;
+    } catch {
+      return;
+    }
+    for (const m of text.matchAll(/\b(id|key|namespace)=("?)([A-Za-z0-9][A-Za-z0-9_.-]{0,75})\2(?=\s|$)/gm)) {
+      if (m[1] === "namespace") this.namespacesFound.add(m[3]);
+      else this.idsSeen.add(m[3]);
+    }
+  }
+
+  /**
    * Where a containerd-style shim of this containerd would put its socket
-   * for every (namespace, id) we know of: ids of bundles now, plus every
-   * plain word passed to ctr() (container ids are among them; a wrong guess
-   * names a path that simply does not exist). Only existing paths.
+   * for every (namespace, id) we know of: ids of bundles now, every plain
+   * word passed to ctr(), ids in containerd's log (a wrong guess names a
+   * path that simply does not exist). Only existing paths.
    */
   knownShimSocketPaths(): string[] {
+    this.scanLog();
     const ids = new Set(this.idsSeen);
     for (const b of this.bundles()) ids.add(b.id);
     const out: string[] = [];
-    for (const ns of this.namespacesSeen) {
+    for (const ns of new Set([...this.namespacesSeen, ...this.namespacesFound])) {
       for (const id of ids) {
         const path = `/run/containerd/s/${sha256(`${this.address}/${ns}/${id}`)}`;
         if (existsSync(path)) out.push(path);

@@ -1,0 +1,145 @@
+// Kubernetes CRI (runtime.v1) against a test containerd's CRI plugin: typed
+// RuntimeService/ImageService clients on containerd's gRPC socket, a
+// containerd with the pause image and CNI configured, the CRI log file
+// format, and counting the shims of one containerd.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { ImageService, RuntimeService } from "../../src/api/gen/runtime/v1/api_pb.js";
+import { type Containerd, isShimOf, type RuntimeName, startContainerd } from "./containerd.js";
+import { grpcClient, type MethodsOf, type TypedClient, typedClient } from "./grpc.js";
+import { importPauseImage, PAUSE_IMAGE } from "./pause-image.js";
+import { listPids, processCmdline } from "./proc.js";
+
+/** Debian's containernetworking-plugins. */
+export const CNI_BIN_DIR = "/usr/lib/cni";
+/** CRI keeps its containers and images in this containerd namespace. */
+export const CRI_NAMESPACE = "k8s.io";
+
+export interface CriClient {
+  runtime: TypedClient<MethodsOf<typeof RuntimeService>>;
+  images: TypedClient<MethodsOf<typeof ImageService>>;
+  close(): void;
+}
+
+/** RuntimeService + ImageService on containerd's gRPC address (the CRI socket). */
+export function criClient(address: string): CriClient {
+  const client = grpcClient(address);
+  return {
+    runtime: typedClient(RuntimeService, client),
+    images: typedClient(ImageService, client),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * The CNI network for pods that are not on the host network. containerd 1.6
+ * always adds its own loopback network for `lo`, and insists that the pod's
+ * `eth0` gets an address from the first configured network (else
+ * RunPodSandbox fails with "failed to find network info"): so the conf list
+ * pairs the loopback plugin with `ptp` (a veth pair, the host end removed
+ * with the pod) and host-local IPAM whose state stays in `dataDir`. No
+ * bridge, no masquerading, no iptables rules.
+ */
+export function writeCniConf(confDir: string, dataDir: string): string {
+  mkdirSync(confDir, { recursive: true });
+  const conf = {
+    cniVersion: "1.0.0",
+    name: "tsshim-test",
+    plugins: [
+      {
+        type: "ptp",
+        ipMasq: false,
+        mtu: 1500,
+        ipam: {
+          type: "host-local",
+          dataDir,
+          ranges: [[{ subnet: "10.88.77.0/24" }]],
+        },
+      },
+      { type: "loopback" },
+    ],
+  };
+  const path = join(confDir, "10-tsshim-test.conflist");
+  writeFileSync(path, JSON.stringify(conf, null, 2));
+  return path;
+}
+
+/**
+ * A containerd with the CRI plugin: sandbox_image = the project's pause
+ * image (imported), CNI from Debian's plugins with a conf in the harness
+ * dir, runtime handlers runc, crun and tsshim.
+ */
+export async function startCriContainerd(defaultRuntime: RuntimeName = "runc"): Promise<Containerd> {
+  // The CNI conf dir must exist before containerd starts (it watches it);
+  // it lives in a dir of its own, removed by the test with the containerd.
+  const cd = await startContainerd({
+    namespace: CRI_NAMESPACE,
+    cri: {
+      sandboxImage: PAUSE_IMAGE,
+      cniBinDir: CNI_BIN_DIR,
+      defaultRuntime,
+    },
+  });
+  try {
+    writeCniConf(join(cd.dir, "cni", "net.d"), join(cd.dir, "cni", "ipam"));
+    await importPauseImage(cd, CRI_NAMESPACE);
+  } catch (err) {
+    await cd.stop();
+    throw err;
+  }
+  return cd;
+}
+
+export interface CriLogEntry {
+  time: string;
+  stream: "stdout" | "stderr";
+  /** P: partial line (continued by the next entry of the stream); F: full line. */
+  tag: "P" | "F";
+  msg: string;
+}
+
+/** Parses a CRI log file: `<RFC3339Nano time> <stream> <P|F> <msg>\n` per entry. */
+export function parseCriLog(text: string): CriLogEntry[] {
+  const out: CriLogEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const m = /^(\S+) (stdout|stderr) ([PF]) (.*)$/s.exec(line);
+    if (!m) throw new Error(`not a CRI log line: ${JSON.stringify(line)}`);
+    out.push({ time: m[1]!, stream: m[2] as "stdout" | "stderr", tag: m[3] as "P" | "F", msg: m[4]! });
+  }
+  return out;
+}
+
+/** The lines of one stream of a CRI log, partial entries joined. */
+export function criLogLines(entries: readonly CriLogEntry[], stream: "stdout" | "stderr"): string[] {
+  const lines: string[] = [];
+  let pending = "";
+  for (const e of entries) {
+    if (e.stream !== stream) continue;
+    pending += e.msg;
+    if (e.tag === "F") {
+      lines.push(pending);
+      pending = "";
+    }
+  }
+  if (pending !== "") lines.push(pending);
+  return lines;
+}
+
+export function readCriLog(path: string): CriLogEntry[] {
+  return parseCriLog(readFileSync(path, "utf8"));
+}
+
+/**
+ * The shim processes of `cd` whose argv[0] is `program` (default
+ * containerd-shim-tsshim-v2; the daemon is spawned with that argv0).
+ */
+export function shimPids(cd: Containerd, program = "containerd-shim-tsshim-v2"): number[] {
+  const out: number[] = [];
+  for (const pid of listPids()) {
+    const argv = processCmdline(pid);
+    if (argv && argv.length > 0 && basename(argv[0]!) === program && isShimOf(argv, cd.address))
+      out.push(pid);
+  }
+  return out;
+}
