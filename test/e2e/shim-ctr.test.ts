@@ -177,6 +177,31 @@ async function waitForStatus(id: string, status: string, timeoutMs = 10_000): Pr
   assert.fail(`task ${id} is ${last}, expected ${status}`);
 }
 
+test("8 ctr run --rm at once: each gets its own output and exit code", async () => {
+  const runs = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      cd.ctr(
+        [
+          "run",
+          "--rm",
+          ...tsshim(),
+          image,
+          `par${i}`,
+          "sh",
+          "-c",
+          `echo out-${i}; echo err-${i} >&2; exit ${i}`,
+        ],
+        {
+          timeoutMs: 60_000,
+        },
+      ),
+    ),
+  );
+  runs.forEach((r, i) => {
+    assert.deepEqual([r.code, r.stdout, r.stderr], [i, `out-${i}\n`, `err-${i}\n`], `run ${i}`);
+  });
+});
+
 test("nothing is left behind", async () => {
   await assertNoLeaks(snapshot);
 });

@@ -38,17 +38,23 @@ async function removeIfLeft(id: string): Promise<void> {
 const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
 const stripAnsi = (s: string): string => s.replace(CSI, "");
 
-test("ctr run -t: typed input is run, a resize reaches the container, the exit code comes back", async () => {
-  const id = "tty";
-  const cmd = cd.ctrCommand(["run", "-t", "--rm", ...tsshim(), image, id, "sh"]);
+/** A ctr command running under a real PTY (node-pty), with what its terminal shows. */
+function terminalSession(args: readonly string[]): {
+  term: pty.IPty;
+  screen: () => string;
+  exited: Promise<number>;
+  /** Waits until `re` matches what the terminal showed after offset `from`. */
+  expect: (re: RegExp, from: number, timeoutMs?: number) => Promise<boolean>;
+  must: (re: RegExp, what: string, from: number) => Promise<void>;
+} {
+  const cmd = cd.ctrCommand(args);
   const term = pty.spawn(cmd.file, cmd.args, { name: "xterm", cols: 80, rows: 24, env: cmd.env });
   let screen = "";
   term.onData((d) => {
     screen += d;
   });
   const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
-  /** Waits until `re` matches what the terminal showed after `from`. */
-  const expectOutput = async (re: RegExp, from = 0, timeoutMs = 15_000): Promise<boolean> => {
+  const expect = async (re: RegExp, from: number, timeoutMs = 15_000): Promise<boolean> => {
     const deadline = Date.now() + timeoutMs;
     while (!re.test(stripAnsi(screen.slice(from)))) {
       if (Date.now() > deadline) return false;
@@ -56,38 +62,69 @@ test("ctr run -t: typed input is run, a resize reaches the container, the exit c
     }
     return true;
   };
-  const must = async (re: RegExp, what: string, from = 0): Promise<void> => {
-    if (!(await expectOutput(re, from)))
+  const must = async (re: RegExp, what: string, from: number): Promise<void> => {
+    if (!(await expect(re, from)))
       assert.fail(`no ${what} on the terminal; it shows: ${JSON.stringify(screen)}`);
   };
-  try {
-    await must(/# /, "prompt");
-    // \n becomes \r\n twice on the way (the container's PTY, then ours): \r*\n
-    let mark = screen.length;
-    term.write("stty size\r");
-    await must(/\n24 80\r*\n/, "initial size 24 80", mark);
-    mark = screen.length;
-    term.write("echo typed-$((1+2))\r");
-    // the echo of the typed line shows the expression; only the shell's output says 3
-    await must(/\ntyped-3\r*\n/, "output of the typed command", mark);
+  return { term, screen: () => screen, exited, expect, must };
+}
 
-    // node-pty sets the new size, ctr gets SIGWINCH and calls ResizePty.
-    term.resize(101, 33);
-    let resized = false;
-    for (let i = 0; i < 20 && !resized; i++) {
-      mark = screen.length;
-      term.write("stty size\r");
-      resized = await expectOutput(/\n33 101\r*\n/, mark, 500);
-    }
-    assert.ok(resized, `stty size never showed 33 101: ${JSON.stringify(screen)}`);
-    term.write("exit 5\r");
-    assert.equal(await exited, 5);
+/** Types into an interactive busybox sh, resizes the terminal, exits with 5. */
+async function driveShell(s: ReturnType<typeof terminalSession>): Promise<void> {
+  await s.must(/# /, "prompt", 0);
+  // \n becomes \r\n twice on the way (the container's PTY, then ours): \r*\n
+  let mark = s.screen().length;
+  s.term.write("stty size\r");
+  await s.must(/\n24 80\r*\n/, "initial size 24 80", mark);
+  mark = s.screen().length;
+  s.term.write("echo typed-$((1+2))\r");
+  // the echo of the typed line shows the expression; only the shell's output says 3
+  await s.must(/\ntyped-3\r*\n/, "output of the typed command", mark);
+
+  // node-pty sets the new size, ctr gets SIGWINCH and calls ResizePty.
+  s.term.resize(101, 33);
+  let resized = false;
+  for (let i = 0; i < 20 && !resized; i++) {
+    mark = s.screen().length;
+    s.term.write("stty size\r");
+    resized = await s.expect(/\n33 101\r*\n/, mark, 500);
+  }
+  assert.ok(resized, `stty size never showed 33 101: ${JSON.stringify(s.screen())}`);
+  s.term.write("exit 5\r");
+  assert.equal(await s.exited, 5);
+}
+
+function killQuietly(term: pty.IPty): void {
+  try {
+    term.kill("SIGKILL");
+  } catch {
+    // already exited
+  }
+}
+
+test("ctr run -t: typed input is run, a resize reaches the container, the exit code comes back", async () => {
+  const id = "tty";
+  const s = terminalSession(["run", "-t", "--rm", ...tsshim(), image, id, "sh"]);
+  try {
+    await driveShell(s);
   } finally {
-    try {
-      term.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
+    killQuietly(s.term);
+    await removeIfLeft(id);
+  }
+});
+
+test("ctr task exec -t: the same through an exec's PTY (ResizePty with its exec id)", async () => {
+  const id = "ttyexec";
+  const run = await cd.ctr(["run", "-d", ...tsshim(), image, id, "sleep", "1000"]);
+  assert.equal(run.code, 0, run.stderr);
+  const s = terminalSession(["task", "exec", "-t", "--exec-id", "sh1", id, "sh"]);
+  try {
+    await driveShell(s);
+    const ls = await cd.ctr(["task", "ls"]);
+    assert.match(ls.stdout, new RegExp(`^${id}\\s+\\d+\\s+RUNNING$`, "m"), "the init outlives the exec");
+  } finally {
+    killQuietly(s.term);
+    await cd.ctr(["task", "kill", "-s", "SIGKILL", id]);
     await removeIfLeft(id);
   }
 });
@@ -138,6 +175,19 @@ test("stdin piped into ctr run reaches cat byte for byte, and cat exits at EOF",
   );
   assert.equal(r3.code, 0, r3.stderr);
   assert.equal(r3.stdout.toString(), "eof\n");
+
+  // The same for an exec's stdin.
+  const id = "catexec";
+  assert.equal((await cd.ctr(["run", "-d", ...tsshim(), image, id, "sleep", "1000"])).code, 0);
+  try {
+    const input = randomBytes(1 << 20);
+    const e = await ctrWithStdin(["task", "exec", "--exec-id", "cat", id, "cat"], input);
+    assert.equal(e.code, 0, e.stderr);
+    assert.ok(e.stdout.equals(input), "the exec's cat returned different bytes");
+  } finally {
+    await cd.ctr(["task", "kill", "-s", "SIGKILL", id]);
+    await removeIfLeft(id);
+  }
 });
 
 test("512 MiB written to stdout arrive complete: byte count and sha256 match the container's", async () => {
