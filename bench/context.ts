@@ -14,6 +14,8 @@ export interface BenchContext {
   log(message: string): void;
   /** A container id no other run of this suite uses: `<kind>-<runtime>-<n>`; recorded in `created`. */
   nextId(kind: string, rt: RuntimeName): string;
+  /** Set on SIGINT/SIGTERM: finish the current run, then clean up and report. */
+  readonly stop: { requested: boolean };
   /** Every id nextId gave out, in order, with its runtime. */
   readonly created: ReadonlyMap<string, RuntimeName>;
 }

@@ -67,7 +67,7 @@ export async function runScenario(ctx: BenchContext, scenario: Scenario): Promis
     }
   }
 
-  for (let round = -scenario.warmup; round < scenario.runs; round++) {
+  for (let round = -scenario.warmup; round < scenario.runs && !ctx.stop.requested; round++) {
     for (const rt of active) {
       const o = outcomes[rt]!;
       if (o.failed !== undefined) continue;
@@ -115,7 +115,9 @@ export async function runScenario(ctx: BenchContext, scenario: Scenario): Promis
   for (const rt of ctx.runtimes) {
     const o = outcomes[rt]!;
     const produced = scenario.metrics.some((m) => (o.samples[m.id]?.length ?? 0) > 0);
-    if (!produced && o.failed === undefined) o.failed = o.errors[0] ?? "no samples";
+    if (!produced && o.failed === undefined) {
+      o.failed = o.errors[0] ?? (ctx.stop.requested ? "interrupted" : "no samples");
+    }
   }
   return {
     name: scenario.name,

@@ -64,7 +64,10 @@ function versionOf(cmd: string, args: string[]): string {
   return (r.stdout ?? "").split("\n")[0]?.trim() || `(${cmd} ${args.join(" ")} failed)`;
 }
 
-export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
+export async function runSuite(
+  opts: BenchOptions,
+  stop: { requested: boolean } = { requested: false },
+): Promise<SuiteOutput> {
   const startedAt = new Date();
   const results: ScenarioResult[] = [];
   const problems: string[] = [];
@@ -89,6 +92,7 @@ export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
       runtimes: opts.runtimes,
       log,
       created,
+      stop,
       nextId: (kind, rt) => {
         const id = `${kind}-${rt}-${created.size + 1}`;
         created.set(id, rt);
@@ -96,8 +100,13 @@ export async function runSuite(opts: BenchOptions): Promise<SuiteOutput> {
       },
     };
     for (const name of opts.scenarios) {
+      if (stop.requested) {
+        problems.push(`interrupted: scenario ${name} and later ones not run`);
+        break;
+      }
       log(`scenario ${name}`);
       for (const scenario of [SCENARIOS[name](ctx)].flat()) {
+        if (stop.requested) break;
         const result = await runScenario(ctx, scenario);
         results.push(result);
         if (result.cleanupError !== undefined) problems.push(`cleanup after ${name}: ${result.cleanupError}`);
@@ -191,7 +200,20 @@ async function main(): Promise<number> {
   }
   const args = process.argv.slice(2);
   const command = args.length === 0 ? "npm run bench" : ["npm run bench --", ...args].join(" ");
-  const out = await runSuite(opts);
+  // First ^C: finish the run in progress, clean up, report what was measured.
+  // (ctr processes in our process group get the SIGINT too; their runs fail.)
+  const stop = { requested: false };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.requested) {
+      log(`${signal} again: exiting without cleanup (containerd is killed; containers may be left)`);
+      process.exit(130);
+    }
+    stop.requested = true;
+    log(`${signal}: stopping after the current run, then cleaning up (again to exit at once)`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const out = await runSuite(opts, stop);
   writeOutputs(out, opts.outDir, command);
   process.stdout.write(`\n${markdownTable(out.rows)}\n\n`);
   log(`wrote ${join(opts.outDir, "latest.md")}, latest.json, latest.svg`);

@@ -2,7 +2,7 @@
 // clean environment. NODE_EXTRA_CA_CERTS alone adds ~80 ms to every Node
 // start, and the suite must not hand the caller's environment to anything it
 // measures. Arguments are passed through: `npm run bench -- start exec --full`.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -19,13 +19,17 @@ const env = {
 for (const [k, v] of Object.entries(process.env)) {
   if (k.startsWith("BENCH_") && v !== undefined) env[k] = v;
 }
-const r = spawnSync(process.execPath, [suite, ...process.argv.slice(2)], {
+const child = spawn(process.execPath, [suite, ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
   env,
 });
-if (r.error) {
-  console.error(`cannot run ${suite}: ${r.error.message}`);
+// A ^C reaches the suite too (same process group): it stops after the current
+// run and cleans up, so wait for it. A SIGTERM sent to this script is passed on.
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => child.kill("SIGTERM"));
+child.once("error", (err) => {
+  console.error(`cannot run ${suite}: ${err.message}`);
   process.exit(1);
-}
-process.exit(r.status ?? 1);
+});
+child.once("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128 + 15)));
