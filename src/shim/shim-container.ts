@@ -60,6 +60,8 @@ function ownsPidNamespace(spec: Spec): boolean {
 
 export class ShimContainer {
   readonly execs = new Map<string, TaskProcess>();
+  /** Set by the Task service (oom.ts): checked before the init's TaskExit so TaskOOM comes first. */
+  oomWatch: { check(): void } | undefined;
   private deleting = false;
 
   private constructor(
@@ -107,7 +109,12 @@ export class ShimContainer {
       });
       cgroup = new CgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: req.id });
       cgroup.create();
-      if (spec.linux?.resources !== undefined) cgroup.applyResources(spec.linux.resources);
+      if (spec.linux?.resources !== undefined) {
+        const report = cgroup.applyResources(spec.linux.resources);
+        if (report.unsupported.length > 0) {
+          log.warn({ unsupported: report.unsupported }, "resource limits this host cannot apply were skipped");
+        }
+      }
       if (opts?.noPivotRoot === true)
         log.warn("runc option NoPivotRoot is ignored: tsshim always uses pivot_root");
       const terminal = req.terminal;
@@ -308,6 +315,7 @@ export class ShimContainer {
       await Promise.all(running.map((e) => e.wait()));
     }
     await p.stdio?.finish();
+    if (p.isInit) this.oomWatch?.check();
     if (!p.recordExit(rec)) return;
     this.ctx.log.info({ process: p.id, processPid: rec.pid, status: rec.status }, "process exited");
     publishEvent(this.ctx, "/tasks/exit", TaskExitSchema, {

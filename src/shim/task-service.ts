@@ -12,6 +12,8 @@ import {
 import { ProcessDetailsSchema } from "../api/gen/containerd/runc/v1/options_pb.js";
 import type { Task } from "../api/gen/containerd/task/v2/shim_pb.js";
 import { Status } from "../api/gen/containerd/v1/types/task_pb.js";
+import { MetricsSchema as V1MetricsSchema } from "../api/gen/io/containerd/cgroups/v1/metrics_pb.js";
+import { MetricsSchema as V2MetricsSchema } from "../api/gen/io/containerd/cgroups/v2/metrics_pb.js";
 import { packAny, specTypeUrls, unpackJsonAny } from "../api/typeurl.js";
 import type { LinuxResources } from "../oci/spec.js";
 import { validateExecProcess } from "../oci/validate.js";
@@ -24,6 +26,7 @@ import {
   toStatusError,
   unimplemented,
 } from "./errors.js";
+import { OomWatcher } from "./oom.js";
 import type { ProcessState } from "./process/state.js";
 import type { TaskProcess } from "./process/task-process.js";
 import { publishEvent } from "./publish.js";
@@ -59,6 +62,21 @@ export class TaskService {
     private readonly hooks: TaskServiceHooks,
   ) {}
 
+  private readonly oomWatchers = new Map<string, OomWatcher>();
+
+  /** TaskOOM events for the container's cgroup; a host without them only logs why. */
+  private watchOom(c: ShimContainer): void {
+    if (c.cgroup === undefined) return;
+    try {
+      const w = OomWatcher.start(c.id, c.cgroup, this.ctx);
+      if (w === undefined) return;
+      this.oomWatchers.set(c.id, w);
+      c.oomWatch = w;
+    } catch (err) {
+      this.ctx.log.warn({ err: String(err), container: c.id }, "cannot watch OOM events");
+    }
+  }
+
   private get(id: string): ShimContainer {
     const c = this.containers.get(id);
     if (c === undefined) throw notFound(`container ${JSON.stringify(id)} not found`);
@@ -86,6 +104,7 @@ export class TaskService {
         try {
           const c = await ShimContainer.create(req, this.ctx);
           this.containers.set(req.id, c);
+          this.watchOom(c);
           return { pid: c.init.pid };
         } finally {
           this.creating.delete(req.id);
@@ -99,6 +118,8 @@ export class TaskService {
           return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
         }
         const rec = await c.delete();
+        this.oomWatchers.get(req.id)?.stop();
+        this.oomWatchers.delete(req.id);
         this.containers.delete(req.id);
         publishEvent(this.ctx, "/tasks/delete", TaskDeleteSchema, {
           containerId: req.id,
@@ -204,8 +225,13 @@ export class TaskService {
         const rec = await this.get(req.id).process(req.execId).wait();
         return { exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
       }),
-      stats: guard("stats", () => {
-        throw unimplemented("stats are not implemented yet");
+      stats: guard("stats", (req) => {
+        const c = this.get(req.id);
+        if (c.cgroup === undefined) throw failedPrecondition(`container ${req.id} has no cgroup`);
+        const s = c.cgroup.stats();
+        return {
+          stats: s.version === 1 ? packAny(V1MetricsSchema, s.metrics) : packAny(V2MetricsSchema, s.metrics),
+        };
       }),
       connect: guard("connect", (req) => {
         const c = this.containers.get(req.id);

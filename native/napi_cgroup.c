@@ -1,0 +1,200 @@
+/* Node-API glue for cgroups: v1 OOM notifications watched in the libuv loop, and the v2
+ * device program's bpf(2) attach/detach.
+ *
+ * Exports: cgroupOomWatch(memoryDir, callback) -> handle, cgroupOomUnwatch(handle),
+ * cgroupBpfAttach(cgroupDir, insns: Uint8Array) -> progFd, cgroupBpfDetach(cgroupDir, progFd). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cgroup_bpf.h"
+#include "cgroup_events.h"
+#include "napi_util.h"
+
+struct oom_watch {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  int fd;
+  int closed;
+};
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+static void oom_closed(uv_handle_t *h) {
+  struct oom_watch *w = (struct oom_watch *)h->data;
+  close(w->fd);
+  free(w);
+}
+
+/* Called in the loop thread: drain the counter and tell JS how many events came. */
+static void oom_readable(uv_poll_t *p, int status, int events) {
+  (void)events;
+  struct oom_watch *w = (struct oom_watch *)p->data;
+  uint64_t count = 0;
+  if (status == 0 && read(w->fd, &count, sizeof count) != (ssize_t)sizeof count) {
+    if (errno == EAGAIN) return;
+    count = 0;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(w->env, &scope) != napi_ok) return;
+  napi_value cb, global, arg, result;
+  if (napi_get_reference_value(w->env, w->callback, &cb) == napi_ok && cb != NULL &&
+      napi_get_global(w->env, &global) == napi_ok &&
+      napi_create_double(w->env, (double)count, &arg) == napi_ok) {
+    napi_status s = napi_call_function(w->env, global, cb, 1, &arg, &result);
+    if (s == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(w->env, &exc);
+      napi_fatal_exception(w->env, exc);
+    }
+  }
+  napi_close_handle_scope(w->env, scope);
+}
+
+static void oom_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  (void)hint;
+  /* The watch is freed by uv_close; an unwatched handle that is collected stays open by design. */
+}
+
+static napi_value oom_watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    return throw_type(env, "cgroupOomWatch(memoryDir, callback)");
+  }
+  napi_valuetype t;
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) return throw_type(env, "callback must be a function");
+  char *dir = tsshim_napi_string(env, argv[0]);
+  if (dir == NULL) return throw_type(env, "memoryDir must be a string");
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  int fd = tsshim_cgroup_oom_eventfd(dir, &err);
+  free(dir);
+  if (fd < 0) {
+    tsshim_napi_throw(env, &err);
+    return NULL;
+  }
+  uv_loop_t *loop = NULL;
+  struct oom_watch *w = calloc(1, sizeof *w);
+  if (w == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &w->poll, fd) != 0) {
+    free(w);
+    close(fd);
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupOomWatch: cannot watch the eventfd");
+    return NULL;
+  }
+  w->env = env;
+  w->fd = fd;
+  w->poll.data = w;
+  napi_create_reference(env, argv[1], 1, &w->callback);
+  uv_poll_start(&w->poll, UV_READABLE, oom_readable);
+  /* The shim lives for its server, not for this watch. */
+  uv_unref((uv_handle_t *)&w->poll);
+  napi_value handle;
+  if (napi_create_external(env, w, oom_finalize, NULL, &handle) != napi_ok) return NULL;
+  return handle;
+}
+
+static napi_value oom_unwatch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  struct oom_watch *w = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || w == NULL) {
+    return throw_type(env, "cgroupOomUnwatch(handle)");
+  }
+  if (!w->closed) {
+    w->closed = 1;
+    napi_delete_reference(env, w->callback);
+    w->callback = NULL;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, oom_closed);
+  }
+  return NULL;
+}
+
+static napi_value bpf_attach(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    return throw_type(env, "cgroupBpfAttach(cgroupDir, insns)");
+  }
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[1], &is_typed);
+  if (!is_typed) return throw_type(env, "insns must be a Uint8Array");
+  napi_typedarray_type tt;
+  size_t length = 0;
+  void *data = NULL;
+  napi_value ab;
+  size_t off = 0;
+  if (napi_get_typedarray_info(env, argv[1], &tt, &length, &data, &ab, &off) != napi_ok || tt != napi_uint8_array ||
+      length == 0 || length % 8 != 0) {
+    return throw_type(env, "insns must be a non-empty Uint8Array of 8-byte instructions");
+  }
+  char *dir = tsshim_napi_string(env, argv[0]);
+  if (dir == NULL) return throw_type(env, "cgroupDir must be a string");
+  /* Copy into aligned memory: the typed array may start at any offset. */
+  uint64_t *insns = malloc(length);
+  if (insns == NULL) {
+    free(dir);
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupBpfAttach: out of memory");
+    return NULL;
+  }
+  memcpy(insns, data, length);
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  int fd = tsshim_cgroup_bpf_attach(dir, insns, length / 8, &err);
+  free(insns);
+  free(dir);
+  if (fd < 0) {
+    tsshim_napi_throw(env, &err);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+static napi_value bpf_detach(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, argv[1], &fd) != napi_ok) {
+    return throw_type(env, "cgroupBpfDetach(cgroupDir, progFd)");
+  }
+  char *dir = tsshim_napi_string(env, argv[0]);
+  if (dir == NULL) return throw_type(env, "cgroupDir must be a string");
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  int r = tsshim_cgroup_bpf_detach(dir, fd, &err);
+  free(dir);
+  if (r < 0) tsshim_napi_throw(env, &err);
+  return NULL;
+}
+
+napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
+  const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {{"cgroupOomWatch", oom_watch},
+             {"cgroupOomUnwatch", oom_unwatch},
+             {"cgroupBpfAttach", bpf_attach},
+             {"cgroupBpfDetach", bpf_detach}};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    napi_status s = napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    if (s != napi_ok) return s;
+    s = napi_set_named_property(env, exports, fns[i].name, f);
+    if (s != napi_ok) return s;
+  }
+  return napi_ok;
+}
