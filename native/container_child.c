@@ -72,6 +72,15 @@ static int init_finalize(const struct tsshim_container_plan *plan, struct tsshim
   return 0;
 }
 
+/* In a user namespace created for us or joined, our host uid is not mapped until we
+ * switch to the namespace's root (runc does the same). */
+static int in_user_ns(const struct tsshim_container_plan *plan) {
+  if (plan->new_user) return 1;
+  for (size_t i = 0; i < plan->n_joins; i++)
+    if (plan->joins[i].nstype == CLONE_NEWUSER) return 1;
+  return 0;
+}
+
 static void wait_mapped(int sock) {
   struct tsshim_sync_msg msg;
   if (tsshim_sync_recv(sock, &msg, NULL) < 0 || msg.type != TSSHIM_SYNC_MAPPED) _exit(1);
@@ -82,7 +91,7 @@ void tsshim_container_child_init(const struct tsshim_container_plan *plan, int s
   __builtin_memset(&err, 0, sizeof err);
   wait_mapped(sock);
   if (tsshim_ns_time_new(plan, &err) < 0) tsshim_child_fail(sock, &err);
-  if (plan->new_user && tsshim_ns_become_root(&err) < 0) tsshim_child_fail(sock, &err);
+  if (in_user_ns(plan) && tsshim_ns_become_root(&err) < 0) tsshim_child_fail(sock, &err);
   if (tsshim_ns_uts_apply(plan, &err) < 0) tsshim_child_fail(sock, &err);
   if (plan->rootfs != NULL && tsshim_rootfs_mount != NULL) {
     if (tsshim_rootfs_mount(plan->rootfs, &err) < 0) tsshim_child_fail(sock, &err);
@@ -93,7 +102,10 @@ void tsshim_container_child_init(const struct tsshim_container_plan *plan, int s
 }
 
 void tsshim_exec_child(const struct tsshim_container_plan *plan, int sock) {
+  struct tsshim_error err;
+  __builtin_memset(&err, 0, sizeof err);
   wait_mapped(sock);
+  if (in_user_ns(plan) && tsshim_ns_become_root(&err) < 0) tsshim_child_fail(sock, &err);
   tsshim_process_run(plan, sock, NULL);
 }
 

@@ -147,3 +147,67 @@ test("a new user namespace with a joined network namespace", async () => {
     await a.delete();
   }
 });
+
+test("joining another container's user namespace by path (with new pid, mount, uts)", async () => {
+  const specA = defaultSpec(["sleep", "30"]);
+  specA.linux!.namespaces!.push({ type: "user" });
+  specA.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  specA.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  const a = await Container.create({ id: "userns-owner", bundle: bundle.dir, spec: specA });
+  try {
+    await a.start();
+    const pid = a.init.pid;
+    const spec = defaultSpec([
+      "sh",
+      "-c",
+      "id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map; hostname",
+    ]);
+    spec.hostname = "guest";
+    spec.linux!.namespaces = [
+      { type: "pid" },
+      { type: "mount" },
+      { type: "uts" },
+      { type: "ipc" },
+      { type: "user", path: `/proc/${pid}/ns/user` },
+      { type: "network", path: `/proc/${pid}/ns/net` },
+    ];
+    const r = await runContainer(bundle, spec);
+    assert.equal(r.status.code, 0, r.stderr);
+    const [uid, userns, map, host] = r.stdout.trim().split("\n");
+    assert.equal(uid, "0");
+    assert.equal(userns, readlinkSync(`/proc/${pid}/ns/user`));
+    assert.match(map!, /^\s*0\s+200000\s+65536$/);
+    assert.equal(host, "guest");
+  } finally {
+    await a.delete();
+  }
+});
+
+test("exec with a terminal into a container with a user namespace", async () => {
+  const spec = defaultSpec(["sleep", "30"]);
+  spec.linux!.namespaces!.push({ type: "user" });
+  spec.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  spec.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  const c = await Container.create({ id: "exec-userns-tty", bundle: bundle.dir, spec });
+  try {
+    await c.start();
+    const p = await c.exec(
+      {
+        terminal: true,
+        user: { uid: 0, gid: 0 },
+        args: ["sh", "-c", "tty; id -u"],
+        env: ["PATH=/bin"],
+        cwd: "/",
+      },
+      {},
+    );
+    const master = p.consoleMaster!;
+    assert.equal((await p.wait()).code, 0);
+    const lines = readAll(master).replace(/\r/g, "").trim().split("\n");
+    closeSync(master);
+    assert.match(lines[0]!, /^\/dev\/pts\/\d+$/);
+    assert.equal(lines[1], "0");
+  } finally {
+    await c.delete();
+  }
+});
