@@ -70,6 +70,12 @@ export interface CriOptions {
   cniConfDir?: string;
   /** CRI's default runtime handler (a key of the runtimes table); "runc" if unset. */
   defaultRuntime?: RuntimeName;
+  /**
+   * CRI's restrict_oom_score_adj: never ask for an oom_score_adj below
+   * containerd's own. Needed where containerd lacks CAP_SYS_RESOURCE (the
+   * pod sandbox's -998 is then refused by the kernel with EACCES).
+   */
+  restrictOomScoreAdj?: boolean;
 }
 
 export interface StartOptions {
@@ -185,6 +191,7 @@ export function renderConfig(dir: string, cri: CriOptions | undefined): string {
     "  netns_mounts_under_state_dir = true",
     '  stream_server_address = "127.0.0.1"',
     '  stream_server_port = "0"',
+    `  restrict_oom_score_adj = ${cri?.restrictOomScoreAdj === true}`,
     "",
     '[plugins."io.containerd.grpc.v1.cri".cni]',
     `  bin_dir = ${tomlString(cri?.cniBinDir ?? join(dir, "cni", "bin"))}`,
@@ -277,7 +284,10 @@ export class Containerd {
     const cd = new Containerd(dir, opts);
     const owner: HarnessOwner = { pid: process.pid, namespace: cd.namespace };
     writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner));
-    prepareHostCgroups();
+    for (const note of prepareHostCgroups()) {
+      if (note.startsWith("cannot"))
+        console.error(`tsshim harness: ${note} (crun will refuse hybrid cgroups)`);
+    }
     const cri = opts.cri === true ? {} : opts.cri === false ? undefined : opts.cri;
     for (const d of ["root", "state", "tmp", "fifo", "opt"]) mkdirSync(join(dir, d), { mode: 0o711 });
     writeFileSync(cd.configPath, renderConfig(dir, cri));
