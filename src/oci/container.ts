@@ -83,6 +83,8 @@ export class ContainerProcess {
   /** The PTY master when the process has a terminal; owned by the caller after create. */
   consoleMaster: number | undefined;
   private sock: number;
+  /** A read of the sync channel is in flight (release() must not close it under the read). */
+  private receiving = false;
   private readonly exit: Promise<ExitStatus>;
   private exited: ExitStatus | undefined;
   private closed = false;
@@ -166,16 +168,27 @@ export class ContainerProcess {
   release(): void {
     if (this.closed) return;
     this.closed = true;
-    closeQuietly(this.sock);
-    this.sock = -1;
+    // A fast process can exit (and be released) while start() still waits on the sync
+    // channel: closing it under that read would fail it with EBADF, or read a reused fd.
+    if (!this.receiving) {
+      closeQuietly(this.sock);
+      this.sock = -1;
+    }
     closeQuietly(this.pidfd);
   }
 
   private async recv(timeoutMs: number): Promise<SyncMessage> {
+    this.receiving = true;
     try {
       return await nativeContainer().containerSyncRecv(this.sock, timeoutMs);
     } catch (e) {
       throw fromNativeThrow(e);
+    } finally {
+      this.receiving = false;
+      if (this.closed && this.sock >= 0) {
+        closeQuietly(this.sock);
+        this.sock = -1;
+      }
     }
   }
 
