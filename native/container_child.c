@@ -109,14 +109,29 @@ void tsshim_exec_child(const struct tsshim_container_plan *plan, int sock) {
   tsshim_process_run(plan, sock, NULL);
 }
 
-static int setup_stdio(const struct tsshim_process_plan *p, struct tsshim_error *err) {
-  int tmp[3];
-  for (int i = 0; i < 3; i++) {
-    int src = p->stdio[i] >= 0 ? p->stdio[i] : p->dev_null_fd;
-    tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, 3);
+/* 0-2 from the caller's stdio (or /dev/null) and 3.. from its preserved fds. Every
+ * source is first copied above all targets, so no dup2 clobbers a later source;
+ * the sync socket is moved out of the way the same way. */
+static int setup_fds(const struct tsshim_process_plan *p, int with_stdio, int *sock, struct tsshim_error *err) {
+  int top = 3 + (int)p->n_extra_fds;
+  if (p->n_extra_fds == 0 && !with_stdio) return 0;
+  if (*sock < top) {
+    int moved = fcntl(*sock, F_DUPFD_CLOEXEC, top);
+    if (moved < 0) return tsshim_error_errno(err, "stdio", "fcntl", "sync socket", NULL);
+    close(*sock);
+    *sock = moved;
+  }
+  int tmp[3 + TSSHIM_MAX_EXTRA_FDS];
+  int n = 3 + (int)p->n_extra_fds;
+  for (int i = 0; i < n; i++) {
+    tmp[i] = -1;
+    if (i < 3 && !with_stdio) continue;
+    int src = i < 3 ? (p->stdio[i] >= 0 ? p->stdio[i] : p->dev_null_fd) : p->extra_fds[i - 3];
+    tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, top);
     if (tmp[i] < 0) return tsshim_error_errno(err, "stdio", "fcntl", "F_DUPFD_CLOEXEC", NULL);
   }
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < n; i++) {
+    if (tmp[i] < 0) continue;
     if (dup2(tmp[i], i) < 0) return tsshim_error_errno(err, "stdio", "dup2", NULL, NULL);
     close(tmp[i]);
   }
@@ -126,9 +141,7 @@ static int setup_stdio(const struct tsshim_process_plan *p, struct tsshim_error 
 /* Rule 2: only 0-2, the preserved fds, the CLOEXEC sync socket and the PTY
  * master (sent to the parent, then closed) survive. */
 static int close_host_fds(const struct tsshim_process_plan *p, int sock, int master, struct tsshim_error *err) {
-  unsigned int first = 3 + p->preserve_fds;
-  for (unsigned int fd = 3; fd < first; fd++)
-    if (fcntl((int)fd, F_SETFD, 0) < 0) return tsshim_error_errno(err, "preserve fds", "fcntl", NULL, NULL);
+  unsigned int first = 3 + (unsigned int)p->n_extra_fds;
   unsigned int keep[2] = {(unsigned int)sock, master >= 0 ? (unsigned int)master : ~0U};
   if (keep[1] < keep[0]) {
     unsigned int t = keep[0];
@@ -210,7 +223,7 @@ void tsshim_process_run(const struct tsshim_container_plan *plan, int sock, tssh
   int master = -1;
   catch_termination_signals();
 
-  if (!p->terminal && setup_stdio(p, &err) < 0) goto fail;
+  if (setup_fds(p, !p->terminal, &sock, &err) < 0) goto fail;
   if (setsid() < 0) {
     tsshim_error_errno(&err, "session", "setsid", NULL, NULL);
     goto fail;

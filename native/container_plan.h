@@ -16,6 +16,7 @@
 struct tsshim_rootfs_plan;
 
 #define TSSHIM_MAX_JOINS 8
+#define TSSHIM_MAX_EXTRA_FDS 64
 
 struct tsshim_ns_join {
   int nstype; /* CLONE_NEW* */
@@ -57,7 +58,8 @@ struct tsshim_process_plan {
   unsigned short rows, cols;
   int stdio[3]; /* caller's fds; -1 means /dev/null */
   int dev_null_fd;
-  unsigned int preserve_fds; /* fds 3 .. 3+n-1 stay open */
+  const int *extra_fds; /* host fds that become 3, 4, ... in the container (preserved fds) */
+  size_t n_extra_fds;
   uint32_t uid, gid;
   const uint32_t *groups;
   size_t n_groups;

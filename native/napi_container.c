@@ -176,8 +176,17 @@ static int process_from_js(napi_env env, struct arena *a, napi_value js, struct 
     CHECK(napi_get_value_int32(env, e, &fd));
     p->stdio[k] = fd;
   }
-  if (get_i64(env, js, "preserveFds", &i) < 0) return -1;
-  p->preserve_fds = (unsigned int)i;
+  if (get_array(env, js, "preserveFds", &arr, &len) < 0) return -1;
+  if (len > TSSHIM_MAX_EXTRA_FDS) return throw_type(env, "preserveFds");
+  int *extra = arena_alloc(a, (len + 1) * sizeof(int));
+  if (extra == NULL) return -1;
+  for (uint32_t k = 0; k < len; k++) {
+    napi_value e;
+    CHECK(napi_get_element(env, arr, k, &e));
+    CHECK(napi_get_value_int32(env, e, &extra[k]));
+  }
+  p->extra_fds = extra;
+  p->n_extra_fds = len;
   if (get_i64(env, js, "uid", &i) < 0) return -1;
   p->uid = (uint32_t)i;
   if (get_i64(env, js, "gid", &i) < 0) return -1;

@@ -53,7 +53,8 @@ export interface NativeProcessPlan {
   cols: number;
   /** Host fds for 0, 1, 2; -1 means /dev/null. Ignored with a terminal. */
   stdio: [number, number, number];
-  preserveFds: number;
+  /** Host fds that become 3, 4, ... in the process (everything else above 2 is closed). */
+  preserveFds: number[];
   uid: number;
   gid: number;
   groups: number[];
@@ -121,7 +122,8 @@ export interface ProcessPlanOptions {
   stdio?: StdioFds | undefined;
   /** Overrides process.terminal. */
   terminal?: boolean | undefined;
-  preserveFds?: number | undefined;
+  /** Host fds that become the process's 3, 4, ... */
+  preserveFds?: number[] | undefined;
   /** The container's seccomp profile applies to exec'd processes too. */
   seccomp?: LinuxSeccomp | undefined;
 }
@@ -301,7 +303,7 @@ export function buildProcessPlan(
     rows: proc.consoleSize?.height ?? 0,
     cols: proc.consoleSize?.width ?? 0,
     stdio: [stdio.stdin ?? -1, stdio.stdout ?? -1, stdio.stderr ?? -1],
-    preserveFds: opts.preserveFds ?? 0,
+    preserveFds: [...(opts.preserveFds ?? [])],
     uid: proc.user.uid,
     gid: proc.user.gid,
     groups: proc.user.additionalGids ?? [],

@@ -44,7 +44,8 @@ export interface CreateOptions {
   cgroup?: CgroupPlacement | undefined;
   /** Overrides spec.linux.cgroupsPath. */
   cgroupsPath?: string | undefined;
-  preserveFds?: number | undefined;
+  /** Host fds that become 3, 4, ... in the process. */
+  preserveFds?: number[] | undefined;
   /** false: the minimal built-in rootfs setup instead of the rootfs plan. */
   rootfsPlan?: boolean;
   /** How long the child may take to set up (ms). */
@@ -54,7 +55,8 @@ export interface CreateOptions {
 export interface ExecOptions {
   stdio?: StdioFds | undefined;
   terminal?: boolean | undefined;
-  preserveFds?: number | undefined;
+  /** Host fds that become 3, 4, ... in the process. */
+  preserveFds?: number[] | undefined;
 }
 
 const SIGKILL = 9;

@@ -1,6 +1,7 @@
 // The process attributes of the init, each checked from inside the container.
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { closeSync, openSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CAPABILITIES } from "../../src/oci/spec.js";
 import { type Bundle, DEFAULT_CAPS, defaultSpec, makeBundle, runContainer } from "./container-fixture.js";
@@ -133,4 +134,22 @@ test("personality LINUX32: uname -m reports i686", async () => {
   spec.linux!.personality = { domain: "LINUX32" };
   const r = await runContainer(bundle, spec);
   assert.equal(r.stdout, "i686\n");
+});
+
+test("preserved fds become 3, 4 in the container; nothing else is open", async () => {
+  const a = join(bundle.dir, "preserved-a");
+  const b = join(bundle.dir, "preserved-b");
+  writeFileSync(a, "from-a\n");
+  writeFileSync(b, "from-b\n");
+  const fa = openSync(a, "r");
+  const fb = openSync(b, "r");
+  try {
+    const r = await runContainer(bundle, defaultSpec(["sh", "-c", "ls /proc/$$/fd; cat <&3; cat <&4"]), {
+      preserveFds: [fb, fa],
+    });
+    assert.equal(r.stdout, "0\n1\n2\n3\n4\nfrom-b\nfrom-a\n", r.stderr);
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
 });
