@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(containerd runc crun busybox-static iproute2 kmod)
+pkgs=(containerd runc crun busybox-static iproute2 kmod containernetworking-plugins libc6-dev gcc)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -20,6 +20,8 @@ fi
 # lockfile out of sync while `npm install` skips them as the optional packages they are.
 npm install --no-audit --no-fund
 npm run build
+# The pod sandbox's pause binary (static; the CRI tests pack it into a local image).
+tools/pause/build.sh
 
 # containerd finds io.containerd.tsshim.v2 as containerd-shim-tsshim-v2 on its PATH.
 ln -sf "$(pwd)/bin/containerd-shim-tsshim-v2" /usr/local/bin/containerd-shim-tsshim-v2

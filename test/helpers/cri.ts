@@ -2,13 +2,13 @@
 // RuntimeService/ImageService clients on containerd's gRPC socket, a
 // containerd with the pause image and CNI configured, the CRI log file
 // format, and counting the shims of one containerd.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ImageService, RuntimeService } from "../../src/api/gen/runtime/v1/api_pb.js";
 import { type Containerd, isShimOf, type RuntimeName, startContainerd } from "./containerd.js";
 import { grpcClient, type MethodsOf, type TypedClient, typedClient } from "./grpc.js";
 import { importPauseImage, PAUSE_IMAGE } from "./pause-image.js";
-import { listPids, processCmdline } from "./proc.js";
+import { cgroupHierarchies, listPids, processCmdline } from "./proc.js";
 
 /** Debian's containernetworking-plugins. */
 export const CNI_BIN_DIR = "/usr/lib/cni";
@@ -78,6 +78,7 @@ export async function startCriContainerd(defaultRuntime: RuntimeName = "runc"): 
       sandboxImage: PAUSE_IMAGE,
       cniBinDir: CNI_BIN_DIR,
       defaultRuntime,
+      restrictOomScoreAdj: !hasCapability(CAP_SYS_RESOURCE),
     },
   });
   try {
@@ -88,6 +89,14 @@ export async function startCriContainerd(defaultRuntime: RuntimeName = "runc"): 
     throw err;
   }
   return cd;
+}
+
+const CAP_SYS_RESOURCE = 24;
+
+/** Whether this process has capability `cap` in its effective set. */
+export function hasCapability(cap: number): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(cap)) & 1n) === 1n;
 }
 
 export interface CriLogEntry {
@@ -142,4 +151,44 @@ export function shimPids(cd: Containerd, program = "containerd-shim-tsshim-v2"):
       out.push(pid);
   }
   return out;
+}
+
+/**
+ * What kubelet (cgroupfs driver) does around a pod: it creates the pod's
+ * cgroup `parent` (e.g. "/k8s.io/pod-<uid>") in every hierarchy before
+ * RunPodSandbox, the runtimes put each container in a child of it, and
+ * kubelet removes it after RemovePodSandbox.
+ */
+export function makePodCgroup(parent: string): void {
+  for (const h of cgroupHierarchies()) {
+    let dir = h;
+    for (const part of parent.split("/").filter(Boolean)) {
+      const up = dir;
+      dir = join(dir, part);
+      if (existsSync(dir)) continue;
+      mkdirSync(dir);
+      // A v1 cpuset starts with no CPUs and no memory nodes; kubelet copies the parent's.
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+        if (existsSync(join(up, f))) writeFileSync(join(dir, f), readFileSync(join(up, f)));
+      }
+    }
+  }
+}
+
+/** Removes the pod cgroup in every hierarchy; throws naming each dir that was missing or not empty. */
+export function removePodCgroup(parent: string): void {
+  const problems: string[] = [];
+  for (const h of cgroupHierarchies()) {
+    const dir = join(h, parent);
+    if (!existsSync(dir)) {
+      problems.push(`${dir}: removed by someone else`);
+      continue;
+    }
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      problems.push(`${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`pod cgroup ${parent}:\n  ${problems.join("\n  ")}`);
 }
