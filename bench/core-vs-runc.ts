@@ -5,7 +5,17 @@
 // cgroup, to show what the cgroup manager's create/destroy costs.
 //   npm run build && node dist/bench/core-vs-runc.js [N]
 // Goal: core ≤ 0.25× runc.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Container } from "../src/oci/container.js";
@@ -130,6 +140,14 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });
+    // runc leaves the parent of the per-run cgroups behind.
+    for (const h of readdirSync("/sys/fs/cgroup")) {
+      try {
+        rmdirSync(join("/sys/fs/cgroup", h, "tsshim-bench"));
+      } catch {
+        // absent, or not a hierarchy
+      }
+    }
   }
   const mc = median(coreMs);
   const mr = median(runcMs);
