@@ -1,5 +1,6 @@
 /* cgroup v2 device policy: a BPF_PROG_TYPE_CGROUP_DEVICE program (instructions generated
- * in TypeScript) loaded and attached to a cgroup with bpf(2). */
+ * in TypeScript) loaded and attached to a cgroup with bpf(2). No fd is kept: the cgroup holds
+ * the program, and a later policy finds the old one with BPF_PROG_QUERY. */
 #ifndef TSSHIM_CGROUP_BPF_H
 #define TSSHIM_CGROUP_BPF_H
 
@@ -8,12 +9,13 @@
 
 #include "error.h"
 
-/* Loads insns (8-byte struct bpf_insn each) and attaches them to the cgroup directory
- * with BPF_F_ALLOW_MULTI. Returns the program's fd (close-on-exec; keep it to detach the
- * program later), or -1 with err filled (the verifier log goes into err->detail). */
-int tsshim_cgroup_bpf_attach(const char *cgroup_dir, const uint64_t *insns, size_t count, struct tsshim_error *err);
+/* Loads insns (8-byte struct bpf_insn each), attaches the program to the cgroup directory
+ * with BPF_F_ALLOW_MULTI, then detaches every device program that was attached before (so
+ * there is no moment without a policy). Returns how many old programs were detached, or -1
+ * with err filled (a verifier refusal puts the start of the verifier log in err->detail). */
+int tsshim_cgroup_bpf_replace(const char *cgroup_dir, const uint64_t *insns, size_t count, struct tsshim_error *err);
 
-/* Detaches the program prog_fd from the cgroup directory. */
-int tsshim_cgroup_bpf_detach(const char *cgroup_dir, int prog_fd, struct tsshim_error *err);
+/* How many device programs are attached to the cgroup directory itself, or -1. */
+int tsshim_cgroup_bpf_count(const char *cgroup_dir, struct tsshim_error *err);
 
 #endif

@@ -2,7 +2,8 @@
  * device program's bpf(2) attach/detach.
  *
  * Exports: cgroupOomWatch(memoryDir, callback) -> handle, cgroupOomUnwatch(handle),
- * cgroupBpfAttach(cgroupDir, insns: Uint8Array) -> progFd, cgroupBpfDetach(cgroupDir, progFd). */
+ * cgroupBpfReplace(cgroupDir, insns: Uint8Array) -> old programs detached,
+ * cgroupBpfCount(cgroupDir) -> device programs attached. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,11 +122,11 @@ static napi_value oom_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value bpf_attach(napi_env env, napi_callback_info info) {
+static napi_value bpf_replace(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    return throw_type(env, "cgroupBpfAttach(cgroupDir, insns)");
+    return throw_type(env, "cgroupBpfReplace(cgroupDir, insns)");
   }
   bool is_typed = false;
   napi_is_typedarray(env, argv[1], &is_typed);
@@ -145,40 +146,43 @@ static napi_value bpf_attach(napi_env env, napi_callback_info info) {
   uint64_t *insns = malloc(length);
   if (insns == NULL) {
     free(dir);
-    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupBpfAttach: out of memory");
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupBpfReplace: out of memory");
     return NULL;
   }
   memcpy(insns, data, length);
   struct tsshim_error err;
   memset(&err, 0, sizeof err);
-  int fd = tsshim_cgroup_bpf_attach(dir, insns, length / 8, &err);
+  int detached = tsshim_cgroup_bpf_replace(dir, insns, length / 8, &err);
   free(insns);
   free(dir);
-  if (fd < 0) {
+  if (detached < 0) {
     tsshim_napi_throw(env, &err);
     return NULL;
   }
   napi_value out;
-  napi_create_int32(env, fd, &out);
+  napi_create_int32(env, detached, &out);
   return out;
 }
 
-static napi_value bpf_detach(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int32_t fd = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      napi_get_value_int32(env, argv[1], &fd) != napi_ok) {
-    return throw_type(env, "cgroupBpfDetach(cgroupDir, progFd)");
+static napi_value bpf_count(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    return throw_type(env, "cgroupBpfCount(cgroupDir)");
   }
   char *dir = tsshim_napi_string(env, argv[0]);
   if (dir == NULL) return throw_type(env, "cgroupDir must be a string");
   struct tsshim_error err;
   memset(&err, 0, sizeof err);
-  int r = tsshim_cgroup_bpf_detach(dir, fd, &err);
+  int n = tsshim_cgroup_bpf_count(dir, &err);
   free(dir);
-  if (r < 0) tsshim_napi_throw(env, &err);
-  return NULL;
+  if (n < 0) {
+    tsshim_napi_throw(env, &err);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, n, &out);
+  return out;
 }
 
 napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
@@ -187,8 +191,8 @@ napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {{"cgroupOomWatch", oom_watch},
              {"cgroupOomUnwatch", oom_unwatch},
-             {"cgroupBpfAttach", bpf_attach},
-             {"cgroupBpfDetach", bpf_detach}};
+             {"cgroupBpfReplace", bpf_replace},
+             {"cgroupBpfCount", bpf_count}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_status s = napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

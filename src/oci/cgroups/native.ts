@@ -10,10 +10,13 @@ export interface NativeCgroup {
   cgroupOomWatch(memoryDir: string, callback: (count: number) => void): OomWatchHandle;
   /** Stops a watch and closes its eventfd (idempotent). */
   cgroupOomUnwatch(handle: OomWatchHandle): void;
-  /** BPF_PROG_LOAD of a cgroup device program + BPF_PROG_ATTACH (multi); returns its fd. */
-  cgroupBpfAttach(cgroupDir: string, insns: Uint8Array): number;
-  /** BPF_PROG_DETACH of an attached program. */
-  cgroupBpfDetach(cgroupDir: string, progFd: number): void;
+  /**
+   * Loads and attaches a cgroup device program (BPF_F_ALLOW_MULTI), then detaches the device
+   * programs attached before it; returns how many it detached. No fd is kept.
+   */
+  cgroupBpfReplace(cgroupDir: string, insns: Uint8Array): number;
+  /** How many device programs are attached to the cgroup itself. */
+  cgroupBpfCount(cgroupDir: string): number;
 }
 
 let loaded: NativeCgroup | undefined;
@@ -21,7 +24,7 @@ let loaded: NativeCgroup | undefined;
 export function nativeCgroup(): NativeCgroup {
   if (loaded === undefined) {
     const addon = createRequire(import.meta.url)(addonPath()) as Partial<NativeCgroup>;
-    for (const k of ["cgroupOomWatch", "cgroupOomUnwatch", "cgroupBpfAttach", "cgroupBpfDetach"] as const) {
+    for (const k of ["cgroupOomWatch", "cgroupOomUnwatch", "cgroupBpfReplace", "cgroupBpfCount"] as const) {
       if (typeof addon[k] !== "function")
         throw new Error(`native addon lacks ${k}: rebuild with npm run build:native`);
     }

@@ -5,7 +5,10 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
+import { deviceProgram, encodeProgram } from "./devices-bpf.js";
 import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
+import { nativeCgroup } from "./native.js";
+import { DEFAULT_ALLOWED_DEVICES } from "./v1.js";
 
 export class V2Cgroup implements CgroupBackend {
   readonly version = 2;
@@ -246,9 +249,17 @@ const rdma: ResourceWriter<string> = (dir, r) => {
   return [];
 };
 
-// network (no v2 controller: it is done with BPF or net_cls elsewhere) and the devices BPF
-// program drop in here (issue 5).
+// v2 has no devices files: the policy is a BPF_PROG_TYPE_CGROUP_DEVICE program generated from
+// the spec's rules plus the default devices (as on v1), replacing any program attached before.
+const devices: ResourceWriter<string> = (dir, r) => {
+  const program = deviceProgram([...(r.devices ?? []), ...DEFAULT_ALLOWED_DEVICES]);
+  nativeCgroup().cgroupBpfReplace(dir, encodeProgram(program));
+  return [];
+};
+
+// network has no v2 controller (it is done with BPF or net_cls elsewhere).
 const V2_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<string>>> = {
+  devices,
   pids,
   memory,
   cpu,
