@@ -1,17 +1,20 @@
 // Bundles the shim into dist/bundle/ with esbuild: one file per entry plus
 // shared chunks, so a shim start loads a few files instead of resolving a
 // hundred ES modules (the `start` verb runs on every container's critical path).
-import { rmSync } from "node:fs";
+// The new bundle is built beside the old one and swapped in with renames, so a
+// shim starting during a rebuild never finds half a bundle.
+import { renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
-const root = new URL("..", import.meta.url).pathname;
-
-rmSync(new URL("../dist/bundle", import.meta.url), { recursive: true, force: true });
+const dist = new URL("../dist/", import.meta.url).pathname;
+const next = `${dist}bundle.next`;
+const old = `${dist}bundle.old`;
+rmSync(next, { recursive: true, force: true });
 
 await build({
-  absWorkingDir: root,
+  absWorkingDir: new URL("..", import.meta.url).pathname,
   entryPoints: { main: "dist/src/shim/main.js" },
-  outdir: "dist/bundle",
+  outdir: next,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -26,3 +29,12 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
+
+rmSync(old, { recursive: true, force: true });
+try {
+  renameSync(`${dist}bundle`, old);
+} catch {
+  // first build
+}
+renameSync(next, `${dist}bundle`);
+rmSync(old, { recursive: true, force: true });

@@ -22,6 +22,17 @@ export async function runDaemon(args: ShimArgs): Promise<void> {
   const reaper = Reaper.instance();
   reaper.setSubreaper();
   reaper.onOrphan((exit) => log.debug({ pid: exit.pid, status: exit.status }, "reaped an orphan"));
+  // A shim must not vanish without a word: the reason goes to containerd's log first.
+  process.on("uncaughtException", (err) => {
+    log.fatal({ err: err.stack ?? String(err) }, "uncaught exception: the shim exits");
+    process.exit(1);
+  });
+  process.on("unhandledRejection", (reason) => {
+    log.error(
+      { err: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) },
+      "unhandled rejection",
+    );
+  });
   // A shim outlives the terminal and containerd that started it.
   process.on("SIGHUP", () => {});
   process.on("SIGPIPE", () => {});
