@@ -38,6 +38,7 @@ int tsshim_sync_recv(int sock, struct tsshim_sync_msg *msg, int *fd_out);
 /* Namespaces (namespaces.c). */
 int tsshim_ns_join_all(const struct tsshim_container_plan *plan, struct tsshim_error *err);
 int tsshim_ns_time_new(const struct tsshim_container_plan *plan, struct tsshim_error *err);
+int tsshim_ns_cgroup_new(const struct tsshim_container_plan *plan, struct tsshim_error *err);
 int tsshim_ns_uts_apply(const struct tsshim_container_plan *plan, struct tsshim_error *err);
 int tsshim_ns_become_root(struct tsshim_error *err);
 

@@ -2,7 +2,7 @@
  * syscalls on the plan the parent marshalled (DESIGN rule 1).
  *
  * Order: wait for the parent's "mapped" → time namespace → become root of a new
- * user namespace → hostname → rootfs (mounts, /dev, pivot_root) → then
+ * user namespace → cgroup namespace → hostname → rootfs (mounts, /dev, pivot_root) → then
  * tsshim_process_run: stdio/PTY → finalize (masked/readonly paths, sysctl,
  * readonly root) → limits → [seccomp without NNP] → bounding → cwd → identity →
  * caps → NNP → close fds → resolve argv[0] → ready → wait for start →
@@ -92,6 +92,7 @@ void tsshim_container_child_init(const struct tsshim_container_plan *plan, int s
   wait_mapped(sock);
   if (tsshim_ns_time_new(plan, &err) < 0) tsshim_child_fail(sock, &err);
   if (in_user_ns(plan) && tsshim_ns_become_root(&err) < 0) tsshim_child_fail(sock, &err);
+  if (tsshim_ns_cgroup_new(plan, &err) < 0) tsshim_child_fail(sock, &err);
   if (tsshim_ns_uts_apply(plan, &err) < 0) tsshim_child_fail(sock, &err);
   if (plan->rootfs != NULL && tsshim_rootfs_mount != NULL) {
     if (tsshim_rootfs_mount(plan->rootfs, &err) < 0) tsshim_child_fail(sock, &err);

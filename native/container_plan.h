@@ -82,6 +82,7 @@ struct tsshim_container_plan {
   uint64_t clone_flags; /* CLONE_NEW* for clone3 (never CLONE_NEWTIME) */
   int new_user;         /* wait for the parent to write uid/gid maps */
   int new_time;         /* unshare(CLONE_NEWTIME) + offsets before exec */
+  int new_cgroup_late;  /* unshare(CLONE_NEWCGROUP) after "mapped", once placed in every hierarchy */
   const char *time_offsets;
   size_t time_offsets_len;
   struct tsshim_ns_join joins[TSSHIM_MAX_JOINS];

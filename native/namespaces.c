@@ -55,6 +55,15 @@ int tsshim_ns_time_new(const struct tsshim_container_plan *plan, struct tsshim_e
   return 0;
 }
 
+/* A cgroup namespace's root is the cgroup of its creator: unsharing after the parent
+ * has placed us makes the container's cgroups its "/" in every hierarchy, v1 too
+ * (CLONE_INTO_CGROUP alone would only cover the unified one). */
+int tsshim_ns_cgroup_new(const struct tsshim_container_plan *plan, struct tsshim_error *err) {
+  if (plan->new_cgroup_late && unshare(CLONE_NEWCGROUP) < 0)
+    return tsshim_error_errno(err, "cgroup namespace", "unshare", "cgroup", NULL);
+  return 0;
+}
+
 int tsshim_ns_uts_apply(const struct tsshim_container_plan *plan, struct tsshim_error *err) {
   if (plan->hostname != NULL && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
     return tsshim_error_errno(err, "hostname", "sethostname", plan->hostname, NULL);

@@ -304,6 +304,7 @@ static int plan_from_js(napi_env env, napi_value js, struct plan_holder *h) {
   plan->clone_flags = (uint64_t)i;
   if (get_bool(env, js, "newUser", &plan->new_user) < 0) return -1;
   if (get_bool(env, js, "newTime", &plan->new_time) < 0) return -1;
+  if (get_bool(env, js, "newCgroupLate", &plan->new_cgroup_late) < 0) return -1;
   plan->time_offsets = get_str(env, a, js, "timeOffsets", &ok);
   if (!ok) return -1;
   plan->time_offsets_len = plan->time_offsets ? strlen(plan->time_offsets) : 0;

@@ -82,6 +82,8 @@ export interface NativeContainerPlan {
   cloneFlags: number;
   newUser: boolean;
   newTime: boolean;
+  /** unshare(CLONE_NEWCGROUP) in the child once the parent has placed it in every hierarchy. */
+  newCgroupLate: boolean;
   timeOffsets: string | null;
   /** In the order to join: user first, mount last. */
   joins: NativeJoin[];
@@ -350,6 +352,7 @@ export function buildContainerPlan(
   let cloneFlags = 0;
   let newUser = false;
   let newTime = false;
+  let newCgroup = false;
   const joinsByType = new Map<LinuxNamespaceType, string>();
   const seen = new Set<LinuxNamespaceType>();
   (linux?.namespaces ?? []).forEach((ns, i) => {
@@ -366,6 +369,7 @@ export function buildContainerPlan(
       return;
     }
     if (ns.type === "time") newTime = true;
+    else if (ns.type === "cgroup") newCgroup = true;
     else cloneFlags |= flag;
     if (ns.type === "user") newUser = true;
   });
@@ -412,6 +416,7 @@ export function buildContainerPlan(
       cloneFlags,
       newUser,
       newTime,
+      newCgroupLate: newCgroup,
       timeOffsets,
       joins,
       cgroupDir: opts.cgroupDir ?? null,
@@ -445,6 +450,7 @@ export function buildExecPlan(
       cloneFlags: 0,
       newUser: false,
       newTime: false,
+      newCgroupLate: false,
       timeOffsets: null,
       joins,
       cgroupDir: opts.cgroupDir ?? null,

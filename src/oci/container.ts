@@ -218,13 +218,16 @@ async function spawnProcess(
   const p = new ContainerProcess(r.pid, r.pidfd, r.sock, watchExit(r.pid, r.pidfd));
   try {
     await beforeMapped(r.pid);
+    // A new cgroup namespace is unshared right after "mapped": placement must be done by then.
+    const placeEarly = plan.newCgroupLate;
+    if (placeEarly && cgroup !== undefined) await cgroup.enter(r.pid);
     p.mapped();
     const ready = p.ready(timeoutMs);
     // cgroup v1 placement costs an RCU grace period per hierarchy: done while the
     // child sets itself up; it is complete before "ready" is awaited, so before any
     // workload code can run (that only happens after start).
     try {
-      if (cgroup !== undefined) await cgroup.enter(r.pid);
+      if (!placeEarly && cgroup !== undefined) await cgroup.enter(r.pid);
     } catch (e) {
       ready.catch(() => {});
       throw e;

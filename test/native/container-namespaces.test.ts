@@ -107,3 +107,19 @@ test("joining the pid namespace of another container", async () => {
     await a.delete();
   }
 });
+
+test("cgroup namespace: the container's own cgroups are its root in every hierarchy", async () => {
+  const id = `tsshim-cgns-${process.pid}`;
+  const spec = defaultSpec(["sh", "-c", "cat /proc/self/cgroup; sleep 1"]);
+  spec.linux!.namespaces!.push({ type: "cgroup" });
+  let hostView = "";
+  const r = await runContainer(bundle, spec, { cgroupsPath: `/tsshim-test/${id}` }, async (c) => {
+    await new Promise((res) => setTimeout(res, 200));
+    hostView = readFileSync(`/proc/${c.init.pid}/cgroup`, "utf8");
+  });
+  assert.equal(r.status.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.ok(lines.length >= 2, r.stdout);
+  for (const l of lines) assert.match(l, /:\/$/, `inside: ${l}`);
+  for (const l of hostView.trim().split("\n")) assert.ok(l.endsWith(`/tsshim-test/${id}`), `host: ${l}`);
+});
