@@ -112,7 +112,10 @@ export class ShimContainer {
       if (spec.linux?.resources !== undefined) {
         const report = cgroup.applyResources(spec.linux.resources);
         if (report.unsupported.length > 0) {
-          log.warn({ unsupported: report.unsupported }, "resource limits this host cannot apply were skipped");
+          log.warn(
+            { unsupported: report.unsupported },
+            "resource limits this host cannot apply were skipped",
+          );
         }
       }
       if (opts?.noPivotRoot === true)
@@ -190,6 +193,8 @@ export class ShimContainer {
         containerId: this.id,
         namespace: this.ctx.namespace,
         log: this.ctx.log,
+        // an exec's background children must not keep the client's stream open
+        copyFifoOutput: true,
       });
       try {
         const handle = await this.container.execCreate(proc, {

@@ -5,6 +5,7 @@ import { mkdirSync, openSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { dirname } from "node:path";
 import { ReadStream } from "node:tty";
+import { nativeProc } from "../../oci/native-proc.js";
 import type { Logger } from "../logger.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
 import { closeQuietly, type HeldFifo, openFifo } from "./fifo.js";
@@ -21,6 +22,13 @@ export interface StdioOwner {
   readonly containerId: string;
   readonly namespace: string;
   readonly log: Logger;
+  /**
+   * Copy FIFO output through a pipe instead of handing the FIFO over (execs):
+   * a background child of an exec may hold its stdout for ever, and only a
+   * copy can be cut after the exit, so the client sees EOF (runc's shim
+   * gives up after the same 2 s).
+   */
+  readonly copyFifoOutput?: boolean;
 }
 
 /** How long output may keep flowing after the process exited (orphans can hold it open). */
@@ -35,6 +43,8 @@ export class ProcessStdio {
   private consoleOut: Promise<void> | undefined;
   private consoleMaster = -1;
   private closed = false;
+  /** Pipe→FIFO copies (copyFifoOutput): each settles when its source hit EOF. */
+  private readonly copies: { done: Promise<void>; cut: () => void }[] = [];
 
   private constructor(
     readonly request: StdioRequest,
@@ -82,7 +92,7 @@ export class ProcessStdio {
       case "fifo": {
         const f: HeldFifo = openFifo(target.path, "out");
         this.held.push(f.heldFd);
-        return f.childFd;
+        return this.owner.copyFifoOutput === true ? this.copyThroughPipe(f.childFd) : f.childFd;
       }
       case "file": {
         mkdirSync(dirname(target.path), { recursive: true });
@@ -96,6 +106,34 @@ export class ProcessStdio {
         return fd;
       }
     }
+  }
+
+  /** A pipe whose read end the shim copies to `fifoFd`; returns the write end for the process. */
+  private copyThroughPipe(fifoFd: number): number {
+    let ends: [number, number];
+    try {
+      ends = nativeProc().pipe();
+    } catch (err) {
+      closeQuietly(fifoFd);
+      throw err;
+    }
+    const src = new Socket({ fd: ends[0], readable: true, writable: false });
+    const dst = new Socket({ fd: fifoFd, readable: false, writable: true });
+    const done = new Promise<void>((resolve) => {
+      dst.once("close", () => resolve());
+      // a client gone away (EPIPE) ends the copy; the process keeps its pipe
+      dst.once("error", () => src.destroy());
+      src.once("error", () => dst.destroy());
+    });
+    src.pipe(dst);
+    this.copies.push({
+      done,
+      cut: () => {
+        src.destroy();
+        dst.destroy();
+      },
+    });
+    return ends[1];
   }
 
   /**
@@ -165,6 +203,9 @@ export class ProcessStdio {
     if (this.logger !== undefined) {
       await Promise.race([this.logger.process.exited, delay(DRAIN_TIMEOUT_MS)]);
     }
+    if (this.copies.length > 0) {
+      await Promise.race([Promise.all(this.copies.map((c) => c.done)), delay(DRAIN_TIMEOUT_MS)]);
+    }
     this.dispose();
   }
 
@@ -172,6 +213,7 @@ export class ProcessStdio {
     if (this.closed) return;
     this.closed = true;
     for (let i = 0; i < 3; i++) closeQuietly(this.childFds[i]!);
+    for (const c of this.copies) c.cut();
     for (const fd of this.held) closeQuietly(fd);
     this.held.length = 0;
     this.closeStdin();
