@@ -190,11 +190,13 @@ test("stdin piped into ctr run reaches cat byte for byte, and cat exits at EOF",
   }
 });
 
-test("512 MiB written to stdout arrive complete: byte count and sha256 match the container's", async () => {
-  const size = 512 * 1024 * 1024;
-  // tee writes the same random stream to stdout and to a FIFO that sha256sum reads.
-  const script = `mkfifo /tmp/f; sha256sum < /tmp/f >&2 & head -c ${size} /dev/urandom | tee /tmp/f; wait`;
-  const child = cd.spawnCtr(["run", "--rm", ...tsshim(), image, "big", "sh", "-c", script]);
+/** Runs ctr, hashing its stdout as it streams; stderr as text. */
+async function hashedCtr(
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<{ code: number; bytes: number; sha256: string; stderr: string; ms: number }> {
+  const t0 = Date.now();
+  const child = cd.spawnCtr(args);
   child.stdin?.end();
   const hash = createHash("sha256");
   let bytes = 0;
@@ -209,18 +211,60 @@ test("512 MiB written to stdout arrive complete: byte count and sha256 match the
   const code = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`512 MiB run timed out after ${bytes} bytes\n${err}`));
-    }, 120_000);
+      reject(new Error(`ctr ${args.join(" ")} timed out after ${bytes} bytes\n${err}`));
+    }, timeoutMs);
     child.once("close", (c) => {
       clearTimeout(timer);
       resolve(c ?? -1);
     });
   });
-  assert.equal(code, 0, err);
-  assert.equal(bytes, size);
-  const inside = err.match(/^([0-9a-f]{64})\s+-$/m)?.[1];
-  assert.ok(inside !== undefined, `no sha256sum line on stderr: ${JSON.stringify(err)}`);
-  assert.equal(hash.digest("hex"), inside);
+  return { code, bytes, sha256: hash.digest("hex"), stderr: err, ms: Date.now() - t0 };
+}
+
+/** tee writes the same random stream to stdout and to a FIFO that sha256sum reads (to stderr). */
+const teeScript = (size: number): string =>
+  `mkfifo /tmp/f; sha256sum < /tmp/f >&2 & head -c ${size} /dev/urandom | tee /tmp/f; wait`;
+
+function insideHash(stderr: string): string {
+  const h = stderr.match(/^([0-9a-f]{64})\s+-$/m)?.[1];
+  assert.ok(h !== undefined, `no sha256sum line on stderr: ${JSON.stringify(stderr)}`);
+  return h;
+}
+
+test("512 MiB written to stdout arrive complete: byte count and sha256 match the container's", async () => {
+  const size = 512 * 1024 * 1024;
+  const r = await hashedCtr(["run", "--rm", ...tsshim(), image, "big", "sh", "-c", teeScript(size)], 120_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.bytes, size);
+  assert.equal(r.sha256, insideHash(r.stderr));
+});
+
+test("exec output: 64 MiB arrive complete; a background child holding stdout does not hold ctr", async () => {
+  const id = "execio";
+  assert.equal((await cd.ctr(["run", "-d", ...tsshim(), image, id, "sleep", "1000"])).code, 0);
+  try {
+    const size = 64 * 1024 * 1024;
+    const big = await hashedCtr(
+      ["task", "exec", "--exec-id", "big", id, "sh", "-c", teeScript(size)],
+      60_000,
+    );
+    assert.equal(big.code, 0, big.stderr);
+    assert.equal(big.bytes, size);
+    assert.equal(big.sha256, insideHash(big.stderr));
+
+    // The exec exits at once, its child keeps stdout for 1000 s: like runc's
+    // shim, tsshim waits up to 2 s for output, then ends the stream.
+    const bg = await hashedCtr(
+      ["task", "exec", "--exec-id", "bg", id, "sh", "-c", "sleep 1000 & echo started; exit 3"],
+      20_000,
+    );
+    assert.equal(bg.code, 3, bg.stderr);
+    assert.equal(bg.bytes, "started\n".length);
+    assert.ok(bg.ms < 10_000, `ctr task exec took ${bg.ms} ms`);
+  } finally {
+    await cd.ctr(["task", "kill", "-s", "SIGKILL", id]);
+    await removeIfLeft(id);
+  }
 });
 
 test("nothing is left behind", async () => {
