@@ -16,6 +16,7 @@ import { packAny, unpackAnyAs } from "../../src/api/typeurl.js";
 import { TtrpcClient } from "../../src/ttrpc/client.js";
 import { Code, TtrpcError } from "../../src/ttrpc/status.js";
 import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import { EventWatcher, READY_TOPIC } from "../helpers/events.js";
 import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
 
 let cd: Containerd;
@@ -32,8 +33,8 @@ after(async () => {
 });
 
 test("Events/Forward of a /tasks/exit envelope over our ttrpc client is observed through containerd", async () => {
-  const stream = api.events.subscribe({ filters: ['topic=="/tasks/exit"'] });
-  await new Promise((r) => setTimeout(r, 300)); // the subscription is live once headers arrive
+  // Returns once the subscription provably receives events (a busy machine delays it).
+  const watcher = await EventWatcher.start(api, ['topic=="/tasks/exit"', `topic=="${READY_TOPIC}"`]);
   const exitedAt = new Date("2026-11-22T07:00:00.123Z");
   const exit = create(TaskExitSchema, {
     containerId: "interop-c1",
@@ -58,13 +59,7 @@ test("Events/Forward of a /tasks/exit envelope over our ttrpc client is observed
   } finally {
     client.close();
   }
-  const it = stream[Symbol.asyncIterator]();
-  const timer = setTimeout(() => stream.cancel(), 10_000);
-  const next = await it.next();
-  clearTimeout(timer);
-  stream.cancel();
-  assert.equal(next.done, false, "no event arrived through containerd");
-  const env = next.value!;
+  const env = await watcher.next((e) => e.topic === "/tasks/exit", 10_000).finally(() => watcher.close());
   assert.equal(env.topic, "/tasks/exit");
   assert.equal(env.namespace, cd.namespace);
   assert.equal(env.event?.typeUrl, "containerd.events.TaskExit");
