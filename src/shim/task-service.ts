@@ -218,7 +218,13 @@ export class TaskService {
         if (req.resources === undefined) return {};
         const resources = unpackJsonAny(req.resources, specTypeUrls.linuxResources) as LinuxResources;
         if (c.cgroup === undefined) throw failedPrecondition(`container ${req.id} has no cgroup`);
-        c.cgroup.applyResources(resources);
+        const report = c.cgroup.applyResources(resources);
+        if (report.unsupported.length > 0) {
+          this.ctx.log.warn(
+            { container: req.id, unsupported: report.unsupported },
+            "update: resource limits this host cannot apply were skipped",
+          );
+        }
         return {};
       }),
       wait: guard("wait", async (req) => {

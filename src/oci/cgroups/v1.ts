@@ -273,7 +273,26 @@ const devices: ResourceWriter<V1Cgroup> = (cg, r) => {
   return [];
 };
 
-// network (net_cls/net_prio) and rdma drop in here (issue 5).
+const rdma: ResourceWriter<V1Cgroup> = (cg, r) => {
+  for (const [device, l] of Object.entries(r.rdma ?? {})) {
+    const parts = [device];
+    if (l.hcaHandles !== undefined) parts.push(`hca_handle=${l.hcaHandles}`);
+    if (l.hcaObjects !== undefined) parts.push(`hca_object=${l.hcaObjects}`);
+    if (parts.length > 1) writeFile(join(need(cg, "rdma"), "rdma.max"), parts.join(" "));
+  }
+  return [];
+};
+
+// net_cls tags the container's packets with a class id; net_prio sets per-interface priorities.
+const network: ResourceWriter<V1Cgroup> = (cg, r) => {
+  const n = r.network ?? {};
+  if (n.classID !== undefined) writeFile(join(need(cg, "net_cls"), "net_cls.classid"), String(n.classID));
+  for (const p of n.priorities ?? []) {
+    writeFile(join(need(cg, "net_prio"), "net_prio.ifpriomap"), `${p.name} ${p.priority}`);
+  }
+  return [];
+};
+
 const V1_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<V1Cgroup>>> = {
   pids,
   memory,
@@ -281,4 +300,6 @@ const V1_WRITERS: Partial<Record<keyof LinuxResources, ResourceWriter<V1Cgroup>>
   hugepageLimits,
   blockIO,
   devices,
+  rdma,
+  network,
 };
