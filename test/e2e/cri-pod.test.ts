@@ -3,7 +3,7 @@
 // scenario and the same assertions for both (what differs is asserted and
 // named where it differs).
 import assert from "node:assert/strict";
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -104,7 +104,12 @@ async function runPod(handler: RuntimeName, opts: { hostNetwork: boolean }): Pro
     linux: {
       cgroupParent,
       securityContext: {
-        namespaceOptions: { network: opts.hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD },
+        // As kubelet sets them for a pod without shareProcessNamespace.
+        namespaceOptions: {
+          network: opts.hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD,
+          pid: NamespaceMode.CONTAINER,
+          ipc: NamespaceMode.POD,
+        },
       },
     },
   };
@@ -129,7 +134,11 @@ async function createContainer(
     image: { image },
     command,
     logPath: `${name}_${attempt}.log`,
-    ...(extra.resources ? { linux: { resources: extra.resources } } : {}),
+    linux: {
+      // kubelet repeats the pod's namespace modes for every container.
+      securityContext: { namespaceOptions: pod.config.linux?.securityContext?.namespaceOptions ?? {} },
+      ...(extra.resources ? { resources: extra.resources } : {}),
+    },
   };
   const r = await cri.runtime.createContainer({ podSandboxId: pod.id, config, sandboxConfig: pod.config }, T);
   return r.containerId;
@@ -258,7 +267,7 @@ for (const { handler, shimProgram } of HANDLERS) {
       );
       assert.ok(Date.now() - t0 < 10_000, `ExecSync with timeout 1 took ${Date.now() - t0} ms`);
 
-      // Stats.
+      await checkPlacement(pod, [app, stubborn]);
       await checkStats(pod, [app, stubborn]);
 
       // UpdateContainerResources, seen from inside the container.
@@ -408,6 +417,38 @@ for (const { handler, shimProgram } of HANDLERS) {
       await assertNoLeaks(leakBase);
     });
   });
+}
+
+/** The host pid CRI reports in verbose status info (`info.pid`). */
+function verbosePid(info: { [k: string]: string }): number {
+  const parsed: unknown = JSON.parse(info["info"] ?? "{}");
+  const pid = typeof parsed === "object" && parsed !== null && "pid" in parsed ? parsed.pid : undefined;
+  assert.ok(typeof pid === "number" && pid > 0, `no pid in verbose info: ${info["info"]}`);
+  return pid;
+}
+
+const nsOf = (pid: number, ns: string): string => readlinkSync(`/proc/${pid}/ns/${ns}`);
+
+/**
+ * Seen from the host: each container shares the sandbox's network, IPC and
+ * UTS namespaces, has its own PID and mount namespaces, and sits in the
+ * cgroup <pod cgroup parent>/<container id> of every v1 controller.
+ */
+async function checkPlacement(pod: Pod, ids: string[]): Promise<void> {
+  const sandbox = verbosePid(
+    (await cri.runtime.podSandboxStatus({ podSandboxId: pod.id, verbose: true }, T)).info,
+  );
+  for (const id of ids) {
+    const pid = verbosePid((await cri.runtime.containerStatus({ containerId: id, verbose: true }, T)).info);
+    for (const ns of ["net", "ipc", "uts"])
+      assert.equal(nsOf(pid, ns), nsOf(sandbox, ns), `${ns} ns of ${id}`);
+    for (const ns of ["pid", "mnt"]) assert.notEqual(nsOf(pid, ns), nsOf(sandbox, ns), `${ns} ns of ${id}`);
+    const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
+    for (const ctrl of ["memory", "cpu", "pids", "freezer", "devices"]) {
+      const line = lines.find((l) => l.split(":")[1]?.split(",").includes(ctrl));
+      assert.equal(line?.split(":")[2], `${pod.cgroupParent}/${id}`, `${ctrl} cgroup of ${id}`);
+    }
+  }
 }
 
 async function checkStats(pod: Pod, ids: string[]): Promise<void> {
