@@ -211,3 +211,35 @@ test("exec with a terminal into a container with a user namespace", async () => 
     await c.delete();
   }
 });
+
+test("an exec'd process gets the container's seccomp profile and only fds 0-2", async () => {
+  const spec = defaultSpec(["sleep", "30"]);
+  spec.linux!.seccomp = {
+    defaultAction: "SCMP_ACT_ALLOW",
+    syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+  };
+  const c = await Container.create({ id: "exec-seccomp", bundle: bundle.dir, spec });
+  const outPath = join(bundle.dir, "exec-seccomp-out");
+  const out = openSync(outPath, "w");
+  try {
+    await c.start();
+    const p = await c.exec(
+      {
+        user: { uid: 0, gid: 0 },
+        args: ["sh", "-c", "ls /proc/$$/fd; mkdir /tmp/nope 2>&1; pwd"],
+        env: ["PATH=/bin"],
+        cwd: "/tmp",
+        noNewPrivileges: true,
+      },
+      { stdio: { stdout: out, stderr: out } },
+    );
+    await p.wait();
+    const text = readFileSync(outPath, "utf8");
+    assert.match(text, /^0\n1\n2\n/);
+    assert.match(text, /Operation not permitted/);
+    assert.match(text, /\/tmp\n$/);
+  } finally {
+    closeSync(out);
+    await c.delete();
+  }
+});
