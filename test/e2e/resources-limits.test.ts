@@ -25,6 +25,8 @@ before(async () => {
   cd = await startContainerd();
   image = await importBusyboxImage(cd);
   api = containerdClient(cd.address, cd.namespace);
+  // The client's connection is opened by its first call: open it before the snapshot.
+  await api.version.version({});
   snapshot = takeLeakSnapshot(cd);
 });
 
