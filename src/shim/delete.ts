@@ -18,6 +18,8 @@ export async function deleteShim(
   id: string,
   bundle: string,
   warn: (msg: string) => void,
+  /** The socket start would have made for `id`, for when the bundle's address file is gone. */
+  fallbackSocket?: string,
 ): Promise<Uint8Array> {
   const state = readBundleState(bundle);
   let pid = 0;
@@ -41,7 +43,7 @@ export async function deleteShim(
     }
   }
   unmountRootfs(bundle);
-  await removeDeadSocket(bundle, warn);
+  await removeDeadSocket(bundle, warn, fallbackSocket);
   return toBinary(
     DeleteResponseSchema,
     create(DeleteResponseSchema, { pid, exitStatus: 128 + SIGKILL, exitedAt: timestampNow() }),
@@ -49,12 +51,19 @@ export async function deleteShim(
 }
 
 /** The socket of a dead shim stays behind: remove it unless a live shim (of the group) still answers. */
-async function removeDeadSocket(bundle: string, warn: (msg: string) => void): Promise<void> {
+async function removeDeadSocket(
+  bundle: string,
+  warn: (msg: string) => void,
+  fallback: string | undefined,
+): Promise<void> {
   let path: string;
   try {
     path = addressToPath(readFileSync(join(bundle, "address"), "utf8").trim());
   } catch {
-    return;
+    // containerd removes the bundle of a failed Create while it runs this
+    // verb for the dead shim: the address file can be gone already.
+    if (fallback === undefined) return;
+    path = fallback;
   }
   if (await canConnect(path)) return;
   try {
