@@ -336,6 +336,8 @@ export interface ContainerPlanOptions extends ProcessPlanOptions {
   cgroupDir?: string | null | undefined;
   /** Use the rootfs engineer's plan (default true); false forces the minimal bind + pivot. */
   rootfsPlan?: boolean;
+  /** containerd's NoPivotRoot: MS_MOVE + chroot instead of pivot_root. */
+  noPivot?: boolean;
 }
 
 /** Spec + bundle → the init's native plan and the steps the parent takes before "mapped". */
@@ -409,7 +411,10 @@ export function buildContainerPlan(
 
   const rootfsPath = resolve(bundle, spec.root.path);
   const hasMountNs = (cloneFlags & NAMESPACES.mount) !== 0;
-  const rootfs = hasMountNs && opts.rootfsPlan !== false ? buildRootfsPlan(spec, bundle) : null;
+  const rootfs =
+    hasMountNs && opts.rootfsPlan !== false
+      ? buildRootfsPlan(spec, bundle, opts.noPivot === true ? { noPivot: true } : {})
+      : null;
   const process = buildProcessPlan(spec.process, "process", linux, opts, warnings);
   return {
     plan: {

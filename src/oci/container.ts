@@ -48,6 +48,8 @@ export interface CreateOptions {
   preserveFds?: number[] | undefined;
   /** false: the minimal built-in rootfs setup instead of the rootfs plan. */
   rootfsPlan?: boolean;
+  /** containerd's NoPivotRoot option: MS_MOVE + chroot instead of pivot_root. */
+  noPivot?: boolean;
   /** How long the child may take to set up (ms). */
   setupTimeoutMs?: number;
 }
@@ -283,6 +285,7 @@ export class Container {
       preserveFds: opts.preserveFds,
     };
     if (opts.rootfsPlan === false) planOpts.rootfsPlan = false;
+    if (opts.noPivot === true) planOpts.noPivot = true;
     // Everything is parsed before anything is created (rule 7).
     const { plan, parent } = buildContainerPlan(opts.spec, opts.bundle, planOpts);
     let cgroup = opts.cgroup;

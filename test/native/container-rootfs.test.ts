@@ -69,3 +69,12 @@ test("a bad mount fails create with one clear message", async () => {
   });
   await assert.rejects(runContainer(bundle, spec), /nonexistent-source.*ENOENT/);
 });
+
+test("noPivot: the rootfs is moved over / and chrooted into, with the same view", async () => {
+  const r = await runContainer(bundle, defaultSpec(["sh", "-c", "ls /; cat /proc/self/mountinfo | wc -l"]), {
+    noPivot: true,
+  });
+  assert.equal(r.status.code, 0, r.stderr);
+  assert.match(r.stdout, /^bin$/m);
+  assert.match(r.stdout, /^proc$/m);
+});
