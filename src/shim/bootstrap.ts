@@ -10,6 +10,7 @@ import {
   BootstrapParamsSchema,
   BootstrapResultSchema,
 } from "../api/gen/containerd/runtime/bootstrap/v1/bootstrap_pb.js";
+import { formatLegacyOutput } from "./start.js";
 
 export type StartInput =
   | { readonly kind: "bootstrap"; readonly params: BootstrapParams }
@@ -41,9 +42,5 @@ export function formatStartOutput(
       create(BootstrapResultSchema, { version: SHIM_PROTOCOL_VERSION, address, protocol: "ttrpc" }),
     );
   }
-  const max = Number.parseInt(maxShimVersion ?? "", 10);
-  if (Number.isFinite(max) && max >= 3) {
-    return Buffer.from(JSON.stringify({ version: 3, address, protocol: "ttrpc" }));
-  }
-  return Buffer.from(address);
+  return formatLegacyOutput(address, maxShimVersion);
 }

@@ -91,6 +91,26 @@ function writeAtomicProc(path: string, value: string): void {
   }
 }
 
+/**
+ * False when stdin cannot be a BootstrapParams for this shim: such a message
+ * carries the id and namespace verbatim, so both must occur in its bytes.
+ * Lets the verb skip loading protobuf for containerd 1.6/1.7's runtime options.
+ */
+export function mayBeBootstrap(stdin: Uint8Array, id: string, namespace: string): boolean {
+  if (stdin.length === 0) return false;
+  const buf = Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength);
+  return buf.includes(id) && buf.includes(namespace);
+}
+
+/** The plain address, or the version 3 JSON when containerd allows it (MAX_SHIM_VERSION >= 3). */
+export function formatLegacyOutput(address: string, maxShimVersion: string | undefined): Uint8Array {
+  const max = Number.parseInt(maxShimVersion ?? "", 10);
+  if (Number.isFinite(max) && max >= 3) {
+    return Buffer.from(JSON.stringify({ version: 3, address, protocol: "ttrpc" }));
+  }
+  return Buffer.from(address);
+}
+
 export interface StartOptions {
   readonly daemonEntry: string;
   readonly socketDir?: string;
