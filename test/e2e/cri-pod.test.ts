@@ -27,6 +27,7 @@ import {
   removePodCgroup,
   shimPids,
   startCriContainerd,
+  streamRequest,
 } from "../helpers/cri.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
@@ -259,6 +260,34 @@ for (const { handler, shimProgram } of HANDLERS) {
         assert.equal(Buffer.from(r.stderr).toString(), "se\n");
         assert.equal(r.exitCode, 3);
       }
+      // Exec and Attach through the streaming server (WebSocket, v4.channel.k8s.io).
+      const ex = await cri.runtime.exec(
+        {
+          containerId: app,
+          cmd: ["sh", "-c", "read x; echo out-$x; echo err-$x >&2; exit 3"],
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        },
+        T,
+      );
+      assert.match(ex.url, /^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+      const streamed = await streamRequest(ex.url, { stdin: "hello\n" });
+      assert.deepEqual(
+        { stdout: streamed.stdout, stderr: streamed.stderr, exitCode: streamed.exitCode },
+        { stdout: "out-hello\n", stderr: "err-hello\n", exitCode: 3 },
+      );
+      const at = await cri.runtime.attach({ containerId: app, stdout: true, stderr: true }, T);
+      assert.match(at.url, /^http:\/\/127\.0\.0\.1:\d+\/attach\//);
+      const attached = streamRequest(at.url, { untilStdout: /attached-hello\n/ });
+      // The attach is live once the server has upgraded; say something then.
+      await sleep(300);
+      await cri.runtime.execSync(
+        { containerId: app, cmd: ["sh", "-c", "echo attached-hello > /tmp/s && mv /tmp/s /tmp/say"] },
+        T,
+      );
+      assert.match((await attached).stdout, /attached-hello\n/);
+
       // A timeout ends the call after the timeout, not after the command.
       const t0 = Date.now();
       await assert.rejects(
@@ -295,7 +324,8 @@ for (const { handler, shimProgram } of HANDLERS) {
       await waitFor("after-reopen in the new log", () =>
         logLines(pod, "app_0.log", "stdout").includes("after-reopen") ? true : undefined,
       );
-      assert.deepEqual(logLines(pod, "app_0.log.1", "stdout"), want);
+      // Everything before the rotation (attached-hello went to the log too) stayed in the old file.
+      assert.deepEqual(logLines(pod, "app_0.log.1", "stdout"), [...want, "attached-hello"]);
 
       // StopContainer: a trapped SIGTERM ends cleanly well within the grace period.
       let t = Date.now();

@@ -2,7 +2,10 @@
 // RuntimeService/ImageService clients on containerd's gRPC socket, a
 // containerd with the pause image and CNI configured, the CRI log file
 // format, and counting the shims of one containerd.
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import type { Socket } from "node:net";
 import { basename, join } from "node:path";
 import { ImageService, RuntimeService } from "../../src/api/gen/runtime/v1/api_pb.js";
 import { type Containerd, isShimOf, type RuntimeName, startContainerd } from "./containerd.js";
@@ -191,4 +194,171 @@ export function removePodCgroup(parent: string): void {
     }
   }
   if (problems.length > 0) throw new Error(`pod cgroup ${parent}:\n  ${problems.join("\n  ")}`);
+}
+
+/** What a streaming Exec/Attach gave back. */
+export interface StreamResult {
+  stdout: string;
+  stderr: string;
+  /** The v4 status of the error channel (exit code from a Failure's ExitCode cause; 0 on Success). */
+  exitCode: number | undefined;
+  status: unknown;
+}
+
+/**
+ * A minimal client for the CRI streaming server (the URL Exec/Attach
+ * return): one WebSocket (RFC 6455) connection with the Kubernetes
+ * `v4.channel.k8s.io` subprotocol, where each binary message starts with
+ * its channel (0 stdin, 1 stdout, 2 stderr, 3 error/status, 4 resize).
+ * SPDY, which kubectl uses, is not implemented. `stdin` is sent once, then
+ * the client reads until the server closes the connection or `untilStdout`
+ * matches what arrived on stdout (Attach never ends by itself).
+ */
+export async function streamRequest(
+  url: string,
+  opts: { stdin?: string; untilStdout?: RegExp; timeoutMs?: number } = {},
+): Promise<StreamResult> {
+  const key = randomBytes(16).toString("base64");
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const req = request(url, {
+      method: "GET",
+      headers: {
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": key,
+        "Sec-WebSocket-Protocol": "v4.channel.k8s.io",
+      },
+    });
+    req.once("upgrade", (res, sock, head) => {
+      if (res.headers["sec-websocket-protocol"] !== "v4.channel.k8s.io") {
+        sock.destroy();
+        reject(new Error(`streaming server chose protocol ${String(res.headers["sec-websocket-protocol"])}`));
+        return;
+      }
+      if (head.length > 0) sock.unshift(head);
+      resolve(sock);
+    });
+    req.once("response", (res) =>
+      reject(new Error(`streaming server answered HTTP ${res.statusCode}, not an upgrade`)),
+    );
+    req.once("error", reject);
+    req.end();
+  });
+
+  const send = (opcode: number, payload: Buffer): void => {
+    const mask = randomBytes(4);
+    const len = payload.length;
+    const head =
+      len < 126
+        ? Buffer.from([0x80 | opcode, 0x80 | len])
+        : len < 65536
+          ? Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff])
+          : Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | 127]), u64(len)]);
+    const body = Buffer.from(payload);
+    for (let i = 0; i < body.length; i++) body[i] = body[i]! ^ mask[i % 4]!;
+    socket.write(Buffer.concat([head, mask, body]));
+  };
+
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let statusText = "";
+  let pending = Buffer.alloc(0);
+  return await new Promise<StreamResult>((resolve, reject) => {
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      let status: unknown;
+      let exitCode: number | undefined;
+      if (statusText !== "") {
+        status = JSON.parse(statusText);
+        exitCode = exitCodeOf(status);
+      }
+      resolve({
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        exitCode,
+        status,
+      });
+    };
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new Error(
+          `stream ${url}: no end within ${opts.timeoutMs ?? 15_000} ms; stdout so far: ${Buffer.concat(out)}`,
+        ),
+      );
+    }, opts.timeoutMs ?? 15_000);
+    socket.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const frame = parseFrame(pending);
+        if (frame === undefined) break;
+        pending = pending.subarray(frame.total);
+        if (frame.opcode === 0x8) {
+          send(0x8, Buffer.alloc(0));
+          finish();
+          return;
+        }
+        if (frame.opcode === 0x9) send(0xa, frame.payload);
+        if (frame.opcode !== 0x2 || frame.payload.length === 0) continue;
+        const data = frame.payload.subarray(1);
+        if (frame.payload[0] === 1) out.push(data);
+        else if (frame.payload[0] === 2) err.push(data);
+        else if (frame.payload[0] === 3) statusText += data.toString();
+        if (opts.untilStdout?.test(Buffer.concat(out).toString())) {
+          finish();
+          return;
+        }
+      }
+    });
+    socket.once("close", finish);
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    if (opts.stdin !== undefined) send(0x2, Buffer.concat([Buffer.from([0]), Buffer.from(opts.stdin)]));
+  });
+}
+
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+/** One complete server frame at the start of `buf` (servers do not mask), or undefined. */
+function parseFrame(buf: Buffer): { opcode: number; payload: Buffer; total: number } | undefined {
+  if (buf.length < 2) return undefined;
+  const opcode = buf[0]! & 0x0f;
+  let len = buf[1]! & 0x7f;
+  let at = 2;
+  if (len === 126) {
+    if (buf.length < 4) return undefined;
+    len = buf.readUInt16BE(2);
+    at = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return undefined;
+    len = Number(buf.readBigUInt64BE(2));
+    at = 10;
+  }
+  if (buf.length < at + len) return undefined;
+  return { opcode, payload: buf.subarray(at, at + len), total: at + len };
+}
+
+/** Exit code from a v4 error-channel Status: 0 for Success, the ExitCode cause for a non-zero exit. */
+function exitCodeOf(status: unknown): number | undefined {
+  if (typeof status !== "object" || status === null) return undefined;
+  if ("status" in status && status.status === "Success") return 0;
+  const details = "details" in status ? status.details : undefined;
+  const causes =
+    typeof details === "object" && details !== null && "causes" in details && Array.isArray(details.causes)
+      ? (details.causes as unknown[])
+      : [];
+  for (const c of causes) {
+    if (typeof c === "object" && c !== null && "reason" in c && c.reason === "ExitCode" && "message" in c) {
+      return Number(c.message);
+    }
+  }
+  return undefined;
 }
