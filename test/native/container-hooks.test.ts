@@ -91,3 +91,18 @@ test("a createContainer hook that does not exist in the container fails create",
     [],
   );
 });
+
+test("an in-container hook past its timeout is killed and fails create", async () => {
+  const spec = defaultSpec(["true"]);
+  spec.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", "10"], timeout: 1 }] };
+  const t0 = Date.now();
+  await assert.rejects(
+    Container.create({ id: "hooks-4", bundle: bundle.dir, spec }),
+    /createContainer hook "\/bin\/sleep" timed out after 1 s/,
+  );
+  assert.ok(Date.now() - t0 < 5000, "did not wait for the hook's own end");
+  assert.deepEqual(
+    descendants(process.pid).map((p) => p.pid),
+    [],
+  );
+});
