@@ -416,7 +416,7 @@ for (const { handler, shimProgram } of HANDLERS) {
       await assertNoLeaks(leakBase);
     });
 
-    test("one shim process for a pod of 5 containers; it exits after the pod is removed", async () => {
+    test("one shim process for a pod of 5 containers; it exits after the pod is removed", async (t) => {
       const before = shimPids(cd, shimProgram);
       const pod = await runPod(handler, { hostNetwork: true });
       const ids: string[] = [];
@@ -431,6 +431,10 @@ for (const { handler, shimProgram } of HANDLERS) {
       }
       const shims = shimPids(cd, shimProgram).filter((p) => !before.includes(p));
       assert.equal(shims.length, 1, `shims of the pod: ${shims.join(", ")}`);
+      // Its memory, for comparison between handlers (the benchmark suite measures it properly).
+      const pss = pssKiB(shims[0]!);
+      assert.ok(pss > 0);
+      t.diagnostic(`${handler}: one shim for a pod of 6 containers (sandbox + 5), PSS ${pss} KiB`);
       for (const id of ids) {
         await cri.runtime.stopContainer({ containerId: id, timeout: 5n }, T);
         await cri.runtime.removeContainer({ containerId: id }, T);
@@ -447,6 +451,13 @@ for (const { handler, shimProgram } of HANDLERS) {
       await assertNoLeaks(leakBase);
     });
   });
+}
+
+/** Proportional set size of a process, from /proc/<pid>/smaps_rollup. */
+function pssKiB(pid: number): number {
+  const m = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+  assert.ok(m, `no Pss in /proc/${pid}/smaps_rollup`);
+  return Number(m[1]);
 }
 
 /** The host pid CRI reports in verbose status info (`info.pid`). */
