@@ -11,6 +11,7 @@ import {
   MissingController,
   type ResourceWriter,
 } from "./backend.js";
+import { applyDeviceRule, deviceTransition, parseDevicesList } from "./devices-v1.js";
 import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 import type { V1Hierarchy } from "./mode.js";
 
@@ -263,13 +264,13 @@ export function deviceRule(d: LinuxDeviceCgroup): string {
 }
 
 // Rules apply in order, each on top of the previous ones, which is how the kernel's v1 list
-// behaves. An Update rewrites the whole list (there is a moment of the new deny before its
-// allows); runc avoids that by diffing, which can come later.
+// behaves. The target list is emulated from the current one (devices-v1.ts) and only the
+// difference is written, so an Update never denies for a moment what both lists allow.
 const devices: ResourceWriter<V1Cgroup> = (cg, r) => {
   const dir = need(cg, "devices");
-  for (const d of [...(r.devices ?? []), ...DEFAULT_ALLOWED_DEVICES]) {
-    writeFile(join(dir, d.allow ? "devices.allow" : "devices.deny"), deviceRule(d));
-  }
+  const current = parseDevicesList(readFile(join(dir, "devices.list")));
+  const target = [...(r.devices ?? []), ...DEFAULT_ALLOWED_DEVICES].reduce(applyDeviceRule, current);
+  for (const w of deviceTransition(current, target)) writeFile(join(dir, w.file), w.line);
   return [];
 };
 
