@@ -91,7 +91,10 @@ interface Pod {
   cgroupParent: string;
 }
 
-async function runPod(handler: RuntimeName, opts: { hostNetwork: boolean }): Promise<Pod> {
+async function runPod(
+  handler: RuntimeName,
+  opts: { hostNetwork: boolean; sharePid?: boolean },
+): Promise<Pod> {
   const n = ++pods;
   const uid = `uid-${process.pid}-${n}`;
   const logDir = join(logRoot, uid);
@@ -108,7 +111,8 @@ async function runPod(handler: RuntimeName, opts: { hostNetwork: boolean }): Pro
         // As kubelet sets them for a pod without shareProcessNamespace.
         namespaceOptions: {
           network: opts.hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD,
-          pid: NamespaceMode.CONTAINER,
+          // POD: shareProcessNamespace, pause is PID 1 of every container.
+          pid: opts.sharePid ? NamespaceMode.POD : NamespaceMode.CONTAINER,
           ipc: NamespaceMode.POD,
         },
       },
@@ -410,6 +414,33 @@ for (const { handler, shimProgram } of HANDLERS) {
       assert.match(out, /\blo\s+inet 127\.0\.0\.1\/8/);
       assert.match(out, new RegExp(`\\beth0\\s+inet ${ip.replace(/\./g, "\\.")}/24`));
       assert.equal(r.exitCode, 0);
+      await cri.runtime.stopContainer({ containerId: id, timeout: 1n }, T);
+      await cri.runtime.removeContainer({ containerId: id }, T);
+      await teardownPod(pod);
+      await assertNoLeaks(leakBase);
+    });
+
+    test("a pod sharing its PID namespace: pause is PID 1 and reaps the orphans of an exec", async () => {
+      const pod = await runPod(handler, { hostNetwork: true, sharePid: true });
+      const id = await createContainer(pod, "shell", ["sh", "-c", "while true; do sleep 0.1; done"]);
+      await cri.runtime.startContainer({ containerId: id }, T);
+      const r = await cri.runtime.execSync({ containerId: id, cmd: ["cat", "/proc/1/cmdline"] }, T);
+      assert.equal(Buffer.from(r.stdout).toString(), "/pause\0");
+      const pause = verbosePid(
+        (await cri.runtime.podSandboxStatus({ podSandboxId: pod.id, verbose: true }, T)).info,
+      );
+      const children = (): string[] => {
+        const text = readFileSync(`/proc/${pause}/task/${pause}/children`, "utf8").trim();
+        return text === "" ? [] : text.split(" ");
+      };
+      // The exec's shell exits at once (its sleeps do not hold its output open, or
+      // ExecSync would wait for them); the two sleeps are reparented to PID 1.
+      await cri.runtime.execSync(
+        { containerId: id, cmd: ["sh", "-c", "exec >/dev/null 2>&1; sleep 1 & sleep 1 & exit 0"] },
+        T,
+      );
+      assert.equal(children().length, 2, "orphans reparented to pause");
+      await waitFor("pause to reap its orphans", () => (children().length === 0 ? true : undefined));
       await cri.runtime.stopContainer({ containerId: id, timeout: 1n }, T);
       await cri.runtime.removeContainer({ containerId: id }, T);
       await teardownPod(pod);
