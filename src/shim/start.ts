@@ -15,7 +15,14 @@ import {
 } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { canConnect, DEFAULT_SOCKET_DIR, groupingId, socketAddress, socketPath } from "./address.js";
+import {
+  canConnect,
+  DEFAULT_SOCKET_DIR,
+  GROUP_ANNOTATION,
+  groupingId,
+  socketAddress,
+  socketPath,
+} from "./address.js";
 import type { ShimArgs } from "./args.js";
 import { daemonEnvironment } from "./environment.js";
 
@@ -38,6 +45,50 @@ function readAnnotations(bundle: string): Record<string, string> | undefined {
     // A missing or broken config.json is reported by Create with the field named.
   }
   return undefined;
+}
+
+/** Where the host-wide options live; TSSHIM_CONFIG names another file (tests, benches). */
+export const DEFAULT_CONFIG_PATH = "/etc/tsshim/config.json";
+
+export type HostGrouping = "container" | "namespace";
+
+/**
+ * The host-wide grouping mode: TSSHIM_GROUPING in containerd's environment,
+ * else `grouping` in the config file, else "container" (containerd's own
+ * behaviour: one shim per container, or per pod).
+ */
+export function hostGrouping(env: NodeJS.ProcessEnv, readConfig: (path: string) => string): HostGrouping {
+  let value = env["TSSHIM_GROUPING"];
+  if (value === undefined || value === "") {
+    try {
+      const cfg: unknown = JSON.parse(readConfig(env["TSSHIM_CONFIG"] ?? DEFAULT_CONFIG_PATH));
+      if (typeof cfg === "object" && cfg !== null && "grouping" in cfg) {
+        const g = (cfg as { grouping?: unknown }).grouping;
+        if (typeof g === "string") value = g;
+      }
+    } catch {
+      // No config file (the usual case) or an unreadable one: the default.
+    }
+  }
+  if (value === undefined || value === "" || value === "container") return "container";
+  if (value === "namespace") return "namespace";
+  throw new Error(`start: unknown grouping mode ${JSON.stringify(value)} (want "container" or "namespace")`);
+}
+
+/**
+ * The group whose shim takes this container. A named group (annotation)
+ * always wins; in namespace mode every other container of the namespace
+ * shares one shim, pods included.
+ */
+export function shimGroup(
+  id: string,
+  namespace: string,
+  annotations: Readonly<Record<string, string>> | undefined,
+  mode: HostGrouping,
+): string {
+  const named = annotations?.[GROUP_ANNOTATION];
+  if (mode === "namespace" && (named === undefined || named === "")) return `namespace:${namespace}`;
+  return groupingId(id, annotations);
 }
 
 function listen(path: string): Promise<Server> {
@@ -119,7 +170,8 @@ export interface StartOptions {
 export async function startShim(args: ShimArgs, bundle: string, opts: StartOptions): Promise<StartResult> {
   if (args.id === "") throw new Error("start: -id is required");
   if (args.namespace === "") throw new Error("start: -namespace is required");
-  const group = groupingId(args.id, readAnnotations(bundle));
+  const mode = hostGrouping(process.env, (p) => readFileSync(p, "utf8"));
+  const group = shimGroup(args.id, args.namespace, readAnnotations(bundle), mode);
   const dir = opts.socketDir ?? process.env["TSSHIM_SOCKET_DIR"] ?? DEFAULT_SOCKET_DIR;
   const path = socketPath(dir, args.address, args.namespace, group);
   const address = socketAddress(path);

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { OptionsSchema } from "../../src/api/gen/containerd/runc/v1/options_pb.js";
 import { BootstrapParamsSchema } from "../../src/api/gen/containerd/runtime/bootstrap/v1/bootstrap_pb.js";
-import { formatLegacyOutput, mayBeBootstrap } from "../../src/shim/start.js";
+import { formatLegacyOutput, hostGrouping, mayBeBootstrap, shimGroup } from "../../src/shim/start.js";
 
 test("the start verb loads protobuf only when stdin can be this shim's BootstrapParams", () => {
   assert.equal(mayBeBootstrap(new Uint8Array(), "c1", "default"), false);
@@ -26,4 +26,35 @@ test("legacy output: the plain address, or version 3 JSON when MAX_SHIM_VERSION 
     address: addr,
     protocol: "ttrpc",
   });
+});
+
+test("host-wide grouping: env var over config file over the per-container default", () => {
+  const noFile = (): string => {
+    throw new Error("ENOENT");
+  };
+  assert.equal(hostGrouping({}, noFile), "container");
+  assert.equal(hostGrouping({ TSSHIM_GROUPING: "namespace" }, noFile), "namespace");
+  const files: Record<string, string> = {
+    "/etc/tsshim/config.json": '{"grouping":"namespace"}',
+    "/tmp/other.json": '{"grouping":"container"}',
+  };
+  const read = (p: string): string => {
+    const c = files[p];
+    if (c === undefined) throw new Error("ENOENT");
+    return c;
+  };
+  assert.equal(hostGrouping({}, read), "namespace");
+  assert.equal(hostGrouping({ TSSHIM_CONFIG: "/tmp/other.json" }, read), "container");
+  assert.equal(hostGrouping({ TSSHIM_GROUPING: "container" }, read), "container");
+  assert.throws(() => hostGrouping({ TSSHIM_GROUPING: "node" }, noFile), /unknown grouping mode/);
+});
+
+test("namespace mode: one shim per namespace, pods included; a named group still wins", () => {
+  const pod = { "io.kubernetes.cri.sandbox-id": "pod1" };
+  assert.equal(shimGroup("c1", "default", undefined, "container"), "c1");
+  assert.equal(shimGroup("c1", "default", pod, "container"), "pod1");
+  assert.equal(shimGroup("c1", "default", undefined, "namespace"), "namespace:default");
+  assert.equal(shimGroup("c2", "default", pod, "namespace"), "namespace:default");
+  assert.equal(shimGroup("c3", "k8s.io", undefined, "namespace"), "namespace:k8s.io");
+  assert.equal(shimGroup("c4", "default", { "io.tsshim.group": "batch" }, "namespace"), "group:batch");
 });
