@@ -10,6 +10,7 @@ export const SCENARIO_NAMES = [
   "exec",
   "memory",
   "pod",
+  "group",
   "stdout",
   "parallel",
   "restart",
@@ -28,6 +29,9 @@ export interface Sizes {
   memoryContainers: number;
   podRuns: number;
   podSize: number;
+  groupRuns: number;
+  /** Containers of one namespace for the grouping scenario (tsshim: one shim). */
+  groupContainers: number;
   stdoutRuns: number;
   stdoutMiB: number;
   parallelRuns: number;
@@ -51,6 +55,8 @@ export const PROFILES: Record<ProfileName, Sizes> = {
     memoryContainers: 3,
     podRuns: 1,
     podSize: 3,
+    groupRuns: 1,
+    groupContainers: 5,
     stdoutRuns: 1,
     stdoutMiB: 64,
     parallelRuns: 1,
@@ -69,6 +75,8 @@ export const PROFILES: Record<ProfileName, Sizes> = {
     memoryContainers: 20,
     podRuns: 1,
     podSize: 10,
+    groupRuns: 1,
+    groupContainers: 100,
     stdoutRuns: 2,
     stdoutMiB: 512,
     parallelRuns: 1,
@@ -87,6 +95,8 @@ export const PROFILES: Record<ProfileName, Sizes> = {
     memoryContainers: 20,
     podRuns: 3,
     podSize: 10,
+    groupRuns: 1,
+    groupContainers: 100,
     stdoutRuns: 5,
     stdoutMiB: 512,
     parallelRuns: 5,

@@ -28,7 +28,7 @@ import { BASELINE, RUNTIME_LABELS } from "./runtimes.js";
 import type { ScenarioFactory, ScenarioResult } from "./scenario.js";
 import { detachedScenario } from "./scenarios/detached.js";
 import { execScenario } from "./scenarios/exec.js";
-import { memoryScenario, podScenario } from "./scenarios/memory.js";
+import { groupScenario, memoryScenario, podScenario } from "./scenarios/memory.js";
 import { parallelScenario } from "./scenarios/parallel.js";
 import { restartScenario } from "./scenarios/restart.js";
 import { startScenarios } from "./scenarios/start.js";
@@ -41,6 +41,7 @@ export const SCENARIOS: Record<ScenarioName, ScenarioFactory> = {
   exec: execScenario,
   memory: memoryScenario,
   pod: podScenario,
+  group: groupScenario,
   stdout: stdoutScenario,
   parallel: parallelScenario,
   restart: restartScenario,

@@ -5,7 +5,12 @@
 //    RSS, PSS and private dirty, and the total PSS of all of them;
 //  - pod: N containers of one pod, grouped into one shim by the annotation
 //    io.kubernetes.cri.sandbox-id (runc-v2 and tsshim both group on it):
-//    total PSS and RSS of the pod's shim processes.
+//    total PSS and RSS of the pod's shim processes;
+//  - group: N containers of one namespace. runc-v2 runs one shim each;
+//    tsshim groups them into one shim with the annotation io.tsshim.group
+//    (the same topology as the host-wide namespace mode, TSSHIM_GROUPING=
+//    namespace, which the bench cannot set in its shared containerd's
+//    environment): total PSS of all shims.
 import type { RuntimeName } from "../../test/helpers/containerd.js";
 import { sleep } from "../../test/helpers/proc.js";
 import type { BenchContext } from "../context.js";
@@ -15,6 +20,7 @@ import type { Scenario } from "../scenario.js";
 import { readShimMemory, type ShimMemory, shimPids } from "../shims.js";
 import { median } from "../stats.js";
 
+export const GROUP_ANNOTATION = "io.tsshim.group";
 export const SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
 const CONTAINER_TYPE_ANNOTATION = "io.kubernetes.cri.container-type";
 
@@ -115,6 +121,38 @@ export function podScenario(ctx: BenchContext): Scenario {
           rss: mib(mem.reduce((s, m) => s + m.rssKiB, 0)),
         },
         detail: { containers: size, shimProcesses: mem.length, shims: mem },
+      };
+    },
+  };
+}
+
+export function groupScenario(ctx: BenchContext): Scenario {
+  const count = ctx.sizes.groupContainers;
+  return {
+    name: "group",
+    title: `Memory of ${count} containers of one namespace (tsshim: one grouped shim)`,
+    metrics: [
+      { id: "total", label: `${count} containers: total shim PSS`, unit: "MiB", better: "lower" },
+      { id: "rss", label: `${count} containers: total shim RSS`, unit: "MiB", better: "lower" },
+    ],
+    runs: ctx.sizes.groupRuns,
+    warmup: 0,
+    async sample(rt) {
+      const ids = Array.from({ length: count }, () => ctx.nextId("grp", rt));
+      const group = ids[0] ?? "group";
+      const flags = rt === "tsshim" ? ["--annotation", `${GROUP_ANNOTATION}=${group}`] : [];
+      const mem = await measure(ctx, rt, ids, async (all) => {
+        const [first, ...rest] = all;
+        // The first container's shim is up before the others join it.
+        if (first !== undefined) await runDetached(ctx, rt, first, ["sleep", "3600"], flags);
+        await mapLimit(rest, 4, (id) => runDetached(ctx, rt, id, ["sleep", "3600"], flags));
+      });
+      return {
+        values: {
+          total: mib(mem.reduce((s, m) => s + m.pssKiB, 0)),
+          rss: mib(mem.reduce((s, m) => s + m.rssKiB, 0)),
+        },
+        detail: { containers: count, shimProcesses: mem.length, shims: mem },
       };
     },
   };
