@@ -3,7 +3,7 @@
 // scenario and the same assertions for both (what differs is asserted and
 // named where it differs).
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -402,7 +402,10 @@ for (const { handler, shimProgram } of HANDLERS) {
     });
 
     test("a pod on the pod network (CNI loopback + ptp)", async () => {
+      const linksBefore = readdirSync("/sys/class/net").sort();
       const pod = await runPod(handler, { hostNetwork: false });
+      // ptp's host end of the pod's veth pair.
+      assert.equal(readdirSync("/sys/class/net").length, linksBefore.length + 1);
       const ps = await cri.runtime.podSandboxStatus({ podSandboxId: pod.id }, T);
       assert.equal(ps.status?.state, PodSandboxState.SANDBOX_READY);
       const ip = ps.status?.network?.ip ?? "";
@@ -417,6 +420,10 @@ for (const { handler, shimProgram } of HANDLERS) {
       await cri.runtime.stopContainer({ containerId: id, timeout: 1n }, T);
       await cri.runtime.removeContainer({ containerId: id }, T);
       await teardownPod(pod);
+      // CNI DEL ran: the host veth and the address reservation are gone.
+      assert.deepEqual(readdirSync("/sys/class/net").sort(), linksBefore);
+      const reserved = readdirSync(join(cd.dir, "cni", "ipam", "tsshim-test")).filter((f) => /^\d/.test(f));
+      assert.deepEqual(reserved, []);
       await assertNoLeaks(leakBase);
     });
 

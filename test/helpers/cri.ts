@@ -73,6 +73,9 @@ export function writeCniConf(confDir: string, dataDir: string): string {
  * dir, runtime handlers runc, crun and tsshim.
  */
 export async function startCriContainerd(defaultRuntime: RuntimeName = "runc"): Promise<Containerd> {
+  if (!existsSync(join(CNI_BIN_DIR, "loopback")) || !existsSync(join(CNI_BIN_DIR, "ptp"))) {
+    throw new Error(`no CNI plugins in ${CNI_BIN_DIR}: apt-get install containernetworking-plugins`);
+  }
   // The CNI conf dir must exist before containerd starts (it watches it);
   // it lives in a dir of its own, removed by the test with the containerd.
   const cd = await startContainerd({
