@@ -215,13 +215,34 @@ function capMask(field: string, names: string[] | undefined, lastCap: number, wa
 function capsPlan(field: string, caps: LinuxCapabilities | undefined, warnings: string[]): NativeCaps | null {
   if (caps === undefined) return null;
   const last = kernelLastCap();
+  const permitted = capMask(`${field}.permitted`, caps.permitted, last, warnings);
+  const inheritable = capMask(`${field}.inheritable`, caps.inheritable, last, warnings);
+  let ambient = capMask(`${field}.ambient`, caps.ambient, last, warnings);
+  // The kernel raises an ambient cap only if it is permitted and inheritable. runc warns
+  // and goes on (runc spec's default since 1.1 lists ambient caps with no inheritable set),
+  // so do the same rather than fail the container.
+  const refused = ambient & ~(permitted & inheritable);
+  if (refused !== 0n) {
+    ambient &= permitted & inheritable;
+    warnings.push(
+      `${field}.ambient: ${capNames(refused).join(", ")} not both permitted and inheritable; not raised (as runc)`,
+    );
+  }
   return {
     bounding: capMask(`${field}.bounding`, caps.bounding, last, warnings),
     effective: capMask(`${field}.effective`, caps.effective, last, warnings),
-    permitted: capMask(`${field}.permitted`, caps.permitted, last, warnings),
-    inheritable: capMask(`${field}.inheritable`, caps.inheritable, last, warnings),
-    ambient: capMask(`${field}.ambient`, caps.ambient, last, warnings),
+    permitted,
+    inheritable,
+    ambient,
   };
+}
+
+function capNames(mask: bigint): string[] {
+  const names: string[] = [];
+  for (const [name, bit] of Object.entries(CAPABILITIES)) {
+    if (mask & (1n << BigInt(bit))) names.push(name);
+  }
+  return names;
 }
 
 function searchPathOf(env: string[]): string {

@@ -37,7 +37,12 @@ test("namespaces, maps, time offsets, PATH and caps become a flat plan", () => {
   s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
   s.linux!.gidMappings = [{ containerID: 0, hostID: 2000, size: 10 }];
   s.linux!.timeOffsets = { monotonic: { secs: 5, nanosecs: 6 } };
-  s.process!.capabilities = { bounding: ["CAP_KILL", "CAP_CHOWN"], ambient: ["CAP_KILL"] };
+  s.process!.capabilities = {
+    bounding: ["CAP_KILL", "CAP_CHOWN"],
+    permitted: ["CAP_KILL"],
+    inheritable: ["CAP_KILL"],
+    ambient: ["CAP_KILL"],
+  };
   s.process!.rlimits = [
     { type: "RLIMIT_NOFILE", soft: 10, hard: JSON.parse("18446744073709551615") as number },
   ];
@@ -53,6 +58,25 @@ test("namespaces, maps, time offsets, PATH and caps become a flat plan", () => {
   assert.equal(plan.process.caps?.bounding, (1n << 5n) | 1n);
   assert.equal(plan.process.caps?.ambient, 1n << 5n);
   assert.equal(plan.process.rlimits[0]?.hard, (1n << 64n) - 1n);
+});
+
+test("ambient caps the kernel would refuse (not permitted and inheritable) are dropped with a warning, as runc", () => {
+  const s = spec();
+  s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+  s.linux!.gidMappings = [{ containerID: 0, hostID: 2000, size: 10 }];
+  s.process!.capabilities = {
+    bounding: ["CAP_KILL", "CAP_CHOWN"],
+    permitted: ["CAP_KILL"],
+    ambient: ["CAP_KILL"],
+  };
+  const { plan, parent } = buildContainerPlan(s, "/b", { rootfsPlan: false });
+  assert.equal(plan.process.caps?.ambient, 0n);
+  assert.ok(
+    parent.warnings.includes(
+      "process.capabilities.ambient: CAP_KILL not both permitted and inheritable; not raised (as runc)",
+    ),
+    parent.warnings.join("; "),
+  );
 });
 
 test("joins come user first and mount last; exec joins the init's namespaces", () => {

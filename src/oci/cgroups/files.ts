@@ -72,17 +72,22 @@ export function exists(path: string): boolean {
 
 /** mkdir -p; returns the directories it actually created, outermost first. */
 export function mkdirs(path: string): string[] {
-  const made: string[] = [];
-  const parts = path.split("/").filter((p) => p !== "");
-  let cur = "";
-  for (const p of parts) {
+  // One recursive mkdir in C++ instead of a throw per existing component (Node builds a
+  // stack for each EEXIST): it returns the first directory it made, and every one below
+  // it down to `path` is new too.
+  let first: string | undefined;
+  try {
+    first = mkdirSync(path, { recursive: true });
+  } catch (e) {
+    throw wrap(e, "mkdir", path);
+  }
+  if (first === undefined) return [];
+  const made = [first];
+  const rest = path.slice(first.length).split("/").filter((p) => p !== "");
+  let cur = first;
+  for (const p of rest) {
     cur = `${cur}/${p}`;
-    try {
-      mkdirSync(cur);
-      made.push(cur);
-    } catch (e) {
-      if (errno(e) !== "EEXIST") throw wrap(e, "mkdir", cur);
-    }
+    made.push(cur);
   }
   return made;
 }
