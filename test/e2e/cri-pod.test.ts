@@ -31,6 +31,7 @@ import {
 } from "../helpers/cri.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { PAUSE_IMAGE } from "../helpers/pause-image.js";
 import { sleep } from "../helpers/proc.js";
 
 const T = { timeoutMs: 60_000 };
@@ -202,10 +203,19 @@ async function teardownPod(pod: Pod): Promise<void> {
 /** Prints the lines a pod's app container writes to stdout: a file dropped in /tmp/say by exec. */
 const SAY_LOOP = "while true; do if [ -f /tmp/say ]; then cat /tmp/say; rm /tmp/say; fi; sleep 0.05; done";
 
-test("RuntimeService.Version through the CRI socket", async () => {
+test("Version, Status (runtime and network ready) and ImageStatus of the pause and busybox images", async () => {
   const v = await cri.runtime.version({ version: "v1" }, T);
   assert.equal(v.runtimeName, "containerd");
   assert.equal(v.runtimeApiVersion, "v1");
+  // What kubelet checks before it runs pods: runtime and network ready, images present.
+  const st = await cri.runtime.status({}, T);
+  for (const type of ["RuntimeReady", "NetworkReady"]) {
+    assert.equal(st.status?.conditions.find((c) => c.type === type)?.status, true, type);
+  }
+  for (const name of [image, PAUSE_IMAGE]) {
+    const is = await cri.images.imageStatus({ image: { image: name } }, T);
+    assert.ok(is.image?.repoTags.includes(name), `${name} present`);
+  }
 });
 
 for (const { handler, shimProgram } of HANDLERS) {
