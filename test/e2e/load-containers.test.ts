@@ -29,7 +29,7 @@ after(async () => {
 });
 
 test(`${COUNT} containers through their lifecycle, ${CONCURRENCY} at a time`, {
-  timeout: 110_000,
+  timeout: 20_000 + COUNT * 900,
 }, async () => {
   const t0 = Date.now();
   const failures: string[] = [];
