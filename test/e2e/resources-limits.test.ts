@@ -59,14 +59,14 @@ async function metric(id: string, name: string): Promise<string> {
   return row.trim().split(/\s+/).slice(1).join(" ");
 }
 
-test("ctr run --memory-limit/--cpu-quota/--cpu-period reach the cgroup files; metrics show them", async () => {
+test("ctr run --memory-limit/--cpu-quota/--cpu-period reach the cgroup files; metrics show them and the throttling", async () => {
   await ctrOk([
     "run",
     "-d",
     "--memory-limit",
     String(64 << 20),
     "--cpu-quota",
-    "50000",
+    "5000",
     "--cpu-period",
     "100000",
     ...cd.runtimeFlags("tsshim"),
@@ -77,11 +77,24 @@ test("ctr run --memory-limit/--cpu-quota/--cpu-period reach the cgroup files; me
   ]);
   try {
     assert.equal(readV1("memory", "lim", "memory.limit_in_bytes"), String(64 << 20));
-    assert.equal(readV1("cpu", "lim", "cpu.cfs_quota_us"), "50000");
+    assert.equal(readV1("cpu", "lim", "cpu.cfs_quota_us"), "5000");
     assert.equal(readV1("cpu", "lim", "cpu.cfs_period_us"), "100000");
     assert.equal(await metric("lim", "memory.limit_in_bytes"), String(64 << 20));
     assert.ok(Number(await metric("lim", "cpuacct.usage")) > 0, "cpu usage is counted");
     assert.equal(await metric("lim", "pids.current"), "1");
+    // A busy loop over the 5% quota is throttled (even on a loaded machine), which the gRPC Metrics report.
+    const spin = await cd.ctr(
+      ["task", "exec", "--exec-id", "spin", "lim", "timeout", "2", "sh", "-c", "while :; do :; done"],
+      { timeoutMs: 15_000 },
+    );
+    assert.equal(spin.code, 143, `the loop ends by timeout's SIGTERM: ${spin.stderr}`);
+    const m = await api.tasks.metrics({ filters: ["id==lim"] });
+    const stats = fromBinary(MetricsSchema, m.metrics[0]!.data!.value);
+    assert.ok(
+      (stats.cpu?.throttling?.throttledPeriods ?? 0n) > 0n,
+      `the quota throttled the loop: ${readV1("cpu", "lim", "cpu.stat")}`,
+    );
+    assert.ok((stats.cpu?.usage?.user ?? 0n) + (stats.cpu?.usage?.kernel ?? 0n) > 0n);
   } finally {
     await remove("lim");
   }
