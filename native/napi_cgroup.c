@@ -19,6 +19,7 @@ struct oom_watch {
   uv_poll_t poll;
   napi_env env;
   napi_ref callback;
+  napi_async_context async;
   int fd;
   int closed;
 };
@@ -49,7 +50,9 @@ static void oom_readable(uv_poll_t *p, int status, int events) {
   if (napi_get_reference_value(w->env, w->callback, &cb) == napi_ok && cb != NULL &&
       napi_get_global(w->env, &global) == napi_ok &&
       napi_create_double(w->env, (double)count, &arg) == napi_ok) {
-    napi_status s = napi_call_function(w->env, global, cb, 1, &arg, &result);
+    /* make_callback (not call_function): the callback's promises and nextTicks run after it,
+     * as for any libuv-driven callback in Node. */
+    napi_status s = napi_make_callback(w->env, w->async, global, cb, 1, &arg, &result);
     if (s == napi_pending_exception) {
       napi_value exc;
       napi_get_and_clear_last_exception(w->env, &exc);
@@ -96,6 +99,9 @@ static napi_value oom_watch(napi_env env, napi_callback_info info) {
   w->fd = fd;
   w->poll.data = w;
   napi_create_reference(env, argv[1], 1, &w->callback);
+  napi_value resource_name;
+  napi_create_string_utf8(env, "tsshim:cgroupOomWatch", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &w->async);
   uv_poll_start(&w->poll, UV_READABLE, oom_readable);
   /* The shim lives for its server, not for this watch. */
   uv_unref((uv_handle_t *)&w->poll);
@@ -116,6 +122,8 @@ static napi_value oom_unwatch(napi_env env, napi_callback_info info) {
     w->closed = 1;
     napi_delete_reference(env, w->callback);
     w->callback = NULL;
+    napi_async_destroy(env, w->async);
+    w->async = NULL;
     uv_poll_stop(&w->poll);
     uv_close((uv_handle_t *)&w->poll, oom_closed);
   }
