@@ -38,3 +38,6 @@ try {
 }
 renameSync(next, `${dist}bundle`);
 rmSync(old, { recursive: true, force: true });
+
+// The daemon's startup snapshot is built from the same compiled sources.
+await import("./snapshot.mjs");

@@ -1,7 +1,8 @@
 // containerd-shim-tsshim-v2: the verbs containerd runs (`start`, `delete`) and
 // the daemon (no verb). Each path imports only what it needs: `start` is on
 // every container's critical path.
-import { readFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ArgsError, parseShimArgs, type ShimArgs } from "./args.js";
 
@@ -21,6 +22,19 @@ function writeStdout(data: Uint8Array | string): void {
   while (off < buf.length) off += writeSync(1, buf, off);
 }
 
+/**
+ * How `start` runs the daemon: from the V8 startup snapshot that
+ * scripts/snapshot.mjs built for this very Node version (module
+ * initialisation already done), else from this bundle. TSSHIM_SNAPSHOT=0
+ * turns the snapshot off.
+ */
+function daemonArgs(): string[] {
+  const entry = fileURLToPath(import.meta.url);
+  const blob = join(dirname(entry), "..", "snapshot", `daemon-${process.version}.blob`);
+  if (process.env["TSSHIM_SNAPSHOT"] !== "0" && existsSync(blob)) return ["--snapshot-blob", blob, "--"];
+  return [entry];
+}
+
 async function start(args: ShimArgs): Promise<void> {
   const stdin = readStdin();
   const { startShim, mayBeBootstrap, formatLegacyOutput } = await import("./start.js");
@@ -32,7 +46,7 @@ async function start(args: ShimArgs): Promise<void> {
     process.env["TTRPC_ADDRESS"] = input.params.containerdTtrpcAddress;
   }
   const result = await startShim(args, process.cwd(), {
-    daemonEntry: fileURLToPath(import.meta.url),
+    daemonArgs: daemonArgs(),
     ...(socketDir !== undefined && socketDir !== "" ? { socketDir } : {}),
   });
   const maxVersion = process.env["MAX_SHIM_VERSION"];

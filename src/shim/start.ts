@@ -163,7 +163,8 @@ export function formatLegacyOutput(address: string, maxShimVersion: string | und
 }
 
 export interface StartOptions {
-  readonly daemonEntry: string;
+  /** Node's arguments that run the daemon (an entry script, or a snapshot blob and `--`); the shim flags follow. */
+  readonly daemonArgs: readonly string[];
   readonly socketDir?: string;
 }
 
@@ -197,7 +198,7 @@ export async function startShim(args: ShimArgs, bundle: string, opts: StartOptio
     const flags = ["-namespace", args.namespace, "-id", args.id, "-address", args.address];
     if (args.publishBinary !== "") flags.push("-publish-binary", args.publishBinary);
     if (args.debug) flags.push("-debug");
-    const child = spawn(process.execPath, [...process.execArgv, opts.daemonEntry, ...flags], {
+    const child = spawn(process.execPath, [...process.execArgv, ...opts.daemonArgs, ...flags], {
       cwd: bundle,
       // Operators (and containerd's tooling) recognise shims by name in ps.
       argv0: "containerd-shim-tsshim-v2",

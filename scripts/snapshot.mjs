@@ -1,0 +1,60 @@
+// Builds the shim daemon's V8 startup snapshot into dist/snapshot/: the
+// daemon (scripts/snapshot-entry.mjs) bundled into one CommonJS file, run
+// once with --build-snapshot so that module initialisation (protobuf
+// descriptors, pino, ttrpc) is in the heap image. `start` uses the blob named
+// for its own Node version; a Node upgrade without a rebuild falls back to
+// the bundle. Like the bundle, it is built aside and swapped in.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
+
+const root = new URL("..", import.meta.url).pathname;
+const final = `${root}dist/snapshot`;
+const next = `${final}.next`;
+const old = `${final}.old`;
+rmSync(next, { recursive: true, force: true });
+mkdirSync(next, { recursive: true });
+
+// The code finds the package root (native addon) from import.meta.url at run
+// time: it gets the URL the script has once in place.
+await build({
+  absWorkingDir: root,
+  entryPoints: ["scripts/snapshot-entry.mjs"],
+  outfile: `${next}/daemon.cjs`,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  define: { "import.meta.url": "__tsshimMetaUrl" },
+  banner: { js: `var __tsshimMetaUrl = ${JSON.stringify(pathToFileURL(`${final}/daemon.cjs`).href)};` },
+  legalComments: "none",
+  logLevel: "warning",
+});
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+delete env.NODE_OPTIONS;
+try {
+  execFileSync(
+    process.execPath,
+    ["--snapshot-blob", `${next}/daemon-${process.version}.blob`, "--build-snapshot", `${next}/daemon.cjs`],
+    { env, stdio: ["ignore", "inherit", "pipe"] },
+  );
+} catch (err) {
+  // A snapshot of older code must not outlive this build: without one, start runs the bundle.
+  rmSync(final, { recursive: true, force: true });
+  const stderr = err instanceof Error && "stderr" in err ? String(err.stderr) : "";
+  throw new Error(`snapshot build failed: ${err instanceof Error ? err.message : String(err)}\n${stderr}`);
+}
+// (Node warns on stderr that worker_threads and tty, pino's imports, are not
+// verified in snapshots: the daemon uses neither.)
+
+rmSync(old, { recursive: true, force: true });
+try {
+  renameSync(final, old);
+} catch {
+  // first build
+}
+renameSync(next, final);
+rmSync(old, { recursive: true, force: true });
