@@ -83,7 +83,10 @@ export function mkdirs(path: string): string[] {
   }
   if (first === undefined) return [];
   const made = [first];
-  const rest = path.slice(first.length).split("/").filter((p) => p !== "");
+  const rest = path
+    .slice(first.length)
+    .split("/")
+    .filter((p) => p !== "");
   let cur = first;
   for (const p of rest) {
     cur = `${cur}/${p}`;
