@@ -1,0 +1,106 @@
+// The daemon boots from the V8 startup snapshot `npm run build` makes
+// (dist/snapshot/daemon-<node>.blob): containerd's shims run from it and serve
+// containers; TSSHIM_SNAPSHOT=0 falls back to the bundle.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import {
+  ConnectRequestSchema,
+  ShutdownRequestSchema,
+  Task,
+} from "../../src/api/gen/containerd/task/v2/shim_pb.js";
+import { TtrpcClient } from "../../src/ttrpc/client.js";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import { importBusyboxImage } from "../helpers/image.js";
+import { processCmdline, sleep } from "../helpers/proc.js";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+const WRAPPER = join(ROOT, "bin", "containerd-shim-tsshim-v2");
+const BLOB = join(ROOT, "dist", "snapshot", `daemon-${process.version}.blob`);
+const ID = "from-snapshot";
+
+let cd: Containerd;
+
+before(async () => {
+  cd = await startContainerd();
+});
+
+after(async () => {
+  if (existsSync(cd.dir)) await cd.stop();
+});
+
+test("containerd's shim daemon runs from the startup snapshot and serves the container", async () => {
+  assert.ok(existsSync(BLOB), `npm run build makes ${BLOB}`);
+  const image = await importBusyboxImage(cd);
+  const run = await cd.ctr(["run", "-d", ...cd.runtimeFlags("tsshim"), image, ID, "sleep", "3600"]);
+  assert.equal(run.code, 0, run.stderr);
+  try {
+    const bundle = join(cd.state, "io.containerd.runtime.v2.task", cd.namespace, ID);
+    const pid = Number.parseInt(readFileSync(join(bundle, "shim.pid"), "utf8"), 10);
+    const argv = processCmdline(pid) ?? [];
+    assert.equal(argv[argv.indexOf("--snapshot-blob") + 1], BLOB, argv.join(" "));
+    const exec = await cd.ctr(["task", "exec", "--exec-id", "hi", ID, "echo", "served"]);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout.trim(), "served");
+  } finally {
+    await cd.ctr(["task", "kill", "-s", "SIGKILL", ID]);
+    await cd.ctr(["task", "rm", "-f", ID]);
+    await cd.ctr(["container", "rm", ID]);
+  }
+});
+
+test("TSSHIM_SNAPSHOT=0: the daemon runs from the bundle and answers", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsshim-nosnap-"));
+  const bundle = join(dir, "bundle");
+  const sockets = join(dir, "s");
+  spawnSync("mkdir", ["-p", bundle]);
+  writeFileSync(join(bundle, "config.json"), "{}");
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+    TSSHIM_SNAPSHOT: "0",
+    TSSHIM_SOCKET_DIR: sockets,
+  };
+  let pid = 0;
+  try {
+    const r = spawnSync(
+      WRAPPER,
+      ["-namespace", "t", "-id", "c1", "-address", join(dir, "none.sock"), "start"],
+      {
+        cwd: bundle,
+        env,
+        input: "",
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    pid = Number.parseInt(readFileSync(join(bundle, "shim.pid"), "utf8"), 10);
+    const argv = processCmdline(pid) ?? [];
+    assert.ok(!argv.includes("--snapshot-blob"), argv.join(" "));
+    assert.ok(
+      argv.some((a) => a.endsWith("dist/bundle/main.mjs")),
+      argv.join(" "),
+    );
+    const client = await TtrpcClient.connect(r.stdout.trim().replace(/^unix:\/\//, ""));
+    try {
+      const task = client.service(Task);
+      // No container yet: any answer (NotFound included) proves the daemon serves.
+      const answer = await task
+        .connect(create(ConnectRequestSchema, { id: "c1" }), { timeoutMs: 10_000 })
+        .then(() => "ok")
+        .catch((err: unknown) => String(err));
+      assert.match(answer, /^ok$|not ?found/i);
+      await task.shutdown(create(ShutdownRequestSchema, { id: "c1" })).catch(() => undefined);
+    } finally {
+      client.close();
+    }
+    for (let i = 0; i < 100 && processCmdline(pid) !== undefined; i++) await sleep(50);
+    assert.equal(processCmdline(pid), undefined, "the daemon exits after Shutdown");
+  } finally {
+    if (pid > 0 && processCmdline(pid) !== undefined) process.kill(pid, "SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
