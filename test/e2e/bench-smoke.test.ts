@@ -78,7 +78,7 @@ test("npm run bench --smoke runs every scenario once for runc-v2+runc and leaves
   assert.deepEqual(json.problems, []);
   assert.deepEqual(
     [...new Set(json.results.map((x) => x.name))],
-    ["start", "detached", "exec", "memory", "pod", "stdout", "parallel", "restart"],
+    ["start", "detached", "exec", "memory", "pod", "group", "stdout", "parallel", "restart"],
   );
   for (const result of json.results) {
     const runc = result.outcomes["runc"];
@@ -189,7 +189,7 @@ test("options: profiles, scenario and runtime order, overrides, errors", () => {
   assert.equal(env.sizes.execRuns, 3);
   assert.equal(env.sizes.memoryContainers, PROFILES.smoke.memoryContainers, "--n sets run counts only");
   assert.deepEqual(env.shimDirs, ["/a", "/b"]);
-  assert.deepEqual(env.scenarios.length, 8);
+  assert.deepEqual(env.scenarios.length, 9);
   assert.throws(() => parseOptions(["nosuch"], {}, "/out"), /unknown scenario/);
   assert.throws(() => parseOptions(["--runtimes", "kata"], {}, "/out"), /unknown runtime/);
   assert.throws(() => parseOptions(["--quick", "--full"], {}, "/out"), /choose one profile/);
