@@ -15,6 +15,8 @@ import { TaskService } from "./task-service.js";
 
 const LISTEN_FD = 3;
 const EXIT_FLUSH_MS = 5_000;
+/** How long an idle shim waits for the Shutdown that normally follows the last Delete. */
+const IDLE_EXIT_MS = 10_000;
 
 export async function runDaemon(args: ShimArgs): Promise<void> {
   const bundle = process.cwd();
@@ -76,7 +78,20 @@ export async function runDaemon(args: ShimArgs): Promise<void> {
     });
   };
 
-  const service = new TaskService({ namespace: args.namespace, log, events }, { onShutdown: shutdown });
+  // containerd sends Shutdown right after the last Delete; killed in between,
+  // it never does (1.6 then reloads this shim as a task without a container
+  // and nothing ever stops it), so a shim left idle leaves by itself.
+  let idleTimer: NodeJS.Timeout | undefined;
+  const onIdle = (): void => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (service.idle) shutdown();
+    }, IDLE_EXIT_MS);
+  };
+  const service = new TaskService(
+    { namespace: args.namespace, log, events },
+    { onShutdown: shutdown, onIdle },
+  );
   const impl = service.impl();
   server.register(Task, impl);
   server.register(Task, impl, { name: "containerd.task.v3.Task" });

@@ -50,12 +50,19 @@ function exitedAt(p: TaskProcess): Timestamp | undefined {
 export interface TaskServiceHooks {
   /** Called when Shutdown finds no container left: the daemon exits. */
   onShutdown(): void;
+  /** Called when Delete removed the last container (Shutdown normally follows at once). */
+  onIdle?(): void;
 }
 
 export class TaskService {
   readonly containers = new Map<string, ShimContainer>();
   /** Ids whose Create is in flight: a second Create of the same id is refused at once. */
   private readonly creating = new Set<string>();
+
+  /** No container, none being created. */
+  get idle(): boolean {
+    return this.containers.size === 0 && this.creating.size === 0;
+  }
 
   constructor(
     private readonly ctx: ShimContext,
@@ -128,6 +135,7 @@ export class TaskService {
           exitedAt: timestampFromDate(rec.exitedAt),
           id: req.id,
         });
+        if (this.idle) this.hooks.onIdle?.();
         return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
       }),
       state: guard("state", (req) => {
@@ -244,7 +252,7 @@ export class TaskService {
         return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: SHIM_VERSION };
       }),
       shutdown: guard("shutdown", () => {
-        if (this.containers.size === 0 && this.creating.size === 0) this.hooks.onShutdown();
+        if (this.idle) this.hooks.onShutdown();
         return {};
       }),
     };
