@@ -1,5 +1,6 @@
 // The architectures a seccomp profile can name, and what the compiler knows of each.
 
+import { SECCOMP_ARCHITECTURES } from "../spec.js";
 import { AARCH64_SYSCALLS } from "./syscalls/aarch64.js";
 import {
   AUDIT_ARCH_AARCH64,
@@ -34,34 +35,14 @@ const archs: readonly ArchInfo[] = [
   { token: "SCMP_ARCH_ARM", audit: AUDIT_ARCH_ARM, syscalls: undefined, args32: true },
 ];
 
-/** Tokens the runtime-spec lists that this build has no tables for (accepted, warned about). */
-const KNOWN_WITHOUT_TABLE = new Set([
-  "SCMP_ARCH_MIPS",
-  "SCMP_ARCH_MIPS64",
-  "SCMP_ARCH_MIPS64N32",
-  "SCMP_ARCH_MIPSEL",
-  "SCMP_ARCH_MIPSEL64",
-  "SCMP_ARCH_MIPSEL64N32",
-  "SCMP_ARCH_PPC",
-  "SCMP_ARCH_PPC64",
-  "SCMP_ARCH_PPC64LE",
-  "SCMP_ARCH_S390",
-  "SCMP_ARCH_S390X",
-  "SCMP_ARCH_PARISC",
-  "SCMP_ARCH_PARISC64",
-  "SCMP_ARCH_RISCV64",
-  "SCMP_ARCH_LOONGARCH64",
-  "SCMP_ARCH_M68K",
-  "SCMP_ARCH_SH",
-  "SCMP_ARCH_SHEB",
-]);
-
 export type ArchLookup = { kind: "table"; arch: ArchInfo } | { kind: "no-table" } | { kind: "unknown" };
 
 export function lookupArch(token: string): ArchLookup {
   const arch = archs.find((a) => a.token === token);
   if (arch?.syscalls !== undefined) return { kind: "table", arch };
-  if (arch !== undefined || KNOWN_WITHOUT_TABLE.has(token)) return { kind: "no-table" };
+  // Tokens the runtime-spec lists that this build has no tables for: accepted, warned about.
+  if (arch !== undefined || (SECCOMP_ARCHITECTURES as readonly string[]).includes(token))
+    return { kind: "no-table" };
   return { kind: "unknown" };
 }
 
