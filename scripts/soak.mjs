@@ -29,6 +29,8 @@ const runs = [
   },
   {
     file: "fault-downtime",
+    // Soak only: its attached ctr clients race the test's kill (flaky in npm test; see docs/reliability.md).
+    dir: "soak",
     fault: "containerd down 60 s while containers exit and write (file:// and FIFOs)",
     env: { TSSHIM_DOWNTIME_S: "60" },
     iterations: "1",
@@ -65,7 +67,7 @@ const runs = [
 ];
 
 function runOne(r) {
-  const file = join(root, "dist/test/e2e", `${r.file}.test.js`);
+  const file = join(root, "dist/test", r.dir ?? "e2e", `${r.file}.test.js`);
   const env = { ...process.env, ...r.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const t0 = Date.now();
