@@ -1,9 +1,6 @@
 // Typed loader for the process half of the native addon (napi_proc.c): plain spawn,
 // pidfds, the reaper's hooks into the libuv loop, peer credentials.
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadAddon } from "./addon.js";
 
 /** One reaped child, as the native reaper records it at reap time. */
 export interface NativeExit {
@@ -84,34 +81,10 @@ const EXPORTS: readonly (keyof NativeProc)[] = [
   "reaperRef",
 ];
 
-/** The package root: the nearest directory above this module with a package.json
- * (works from src/oci and from dist/src/oci). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "native"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`tsshim package root not found above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
-
-export function addonPath(): string {
-  return join(packageRoot(), "build", "Release", "tsshim_native.node");
-}
-
 let loaded: NativeProc | undefined;
 
 /** Loads the addon once and checks that it carries every process export. */
 export function nativeProc(): NativeProc {
-  if (loaded !== undefined) return loaded;
-  const path = addonPath();
-  const mod: unknown = createRequire(import.meta.url)(path);
-  if (typeof mod !== "object" || mod === null) throw new Error(`native addon ${path} did not load an object`);
-  const missing = EXPORTS.filter((k) => typeof (mod as Record<string, unknown>)[k] !== "function");
-  if (missing.length > 0) {
-    throw new Error(`native addon ${path} lacks ${missing.join(", ")}: rebuild it with npm run build:native`);
-  }
-  loaded = mod as NativeProc;
+  loaded ??= loadAddon<NativeProc>(EXPORTS);
   return loaded;
 }

@@ -1,8 +1,5 @@
 // Typed loader of the container core's Node-API exports (native/napi_container.c).
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadAddon } from "./addon.js";
 import type { NativeContainerPlan } from "./container-plan.js";
 
 /** Sync channel message types (native/container_plan.h). */
@@ -41,28 +38,10 @@ const EXPORTS: readonly (keyof NativeContainer)[] = [
   "containerPidfdSignal",
 ];
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "native"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`tsshim package root not found above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
-
 let loaded: NativeContainer | undefined;
 
 /** Loads the addon once and checks that it carries every container export. */
 export function nativeContainer(): NativeContainer {
-  if (loaded !== undefined) return loaded;
-  const path = join(packageRoot(), "build", "Release", "tsshim_native.node");
-  const mod: unknown = createRequire(import.meta.url)(path);
-  if (typeof mod !== "object" || mod === null) throw new Error(`native addon ${path} did not load an object`);
-  const missing = EXPORTS.filter((k) => typeof (mod as Record<string, unknown>)[k] !== "function");
-  if (missing.length > 0) {
-    throw new Error(`native addon ${path} lacks ${missing.join(", ")}: rebuild it with npm run build:native`);
-  }
-  loaded = mod as NativeContainer;
+  loaded ??= loadAddon<NativeContainer>(EXPORTS);
   return loaded;
 }

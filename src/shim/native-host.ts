@@ -1,6 +1,5 @@
 // Typed loader of the shim's host-side native helpers (native/napi_host.c).
-import { createRequire } from "node:module";
-import { addonPath } from "../oci/native-proc.js";
+import { loadAddon } from "../oci/addon.js";
 
 export interface NativeHost {
   /** mount(2); flags as MS_* bits, data "" for none. Throws a native error naming source and target. */
@@ -14,13 +13,6 @@ export interface NativeHost {
 let loaded: NativeHost | undefined;
 
 export function nativeHost(): NativeHost {
-  if (loaded === undefined) {
-    const addon = createRequire(import.meta.url)(addonPath()) as Partial<NativeHost>;
-    for (const k of ["hostMount", "hostUmount", "ptyResize"] as const) {
-      if (typeof addon[k] !== "function")
-        throw new Error(`native addon lacks ${k}: rebuild with npm run build:native`);
-    }
-    loaded = addon as NativeHost;
-  }
+  loaded ??= loadAddon<NativeHost>(["hostMount", "hostUmount", "ptyResize"]);
   return loaded;
 }

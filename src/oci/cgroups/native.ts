@@ -1,6 +1,5 @@
 // Typed loader of the cgroup helpers of the native addon (native/napi_cgroup.c).
-import { createRequire } from "node:module";
-import { addonPath } from "../native-proc.js";
+import { loadAddon } from "../addon.js";
 
 /** An eventfd registration watched in the libuv loop (opaque). */
 export type OomWatchHandle = { readonly __brand: "OomWatchHandle" };
@@ -22,13 +21,11 @@ export interface NativeCgroup {
 let loaded: NativeCgroup | undefined;
 
 export function nativeCgroup(): NativeCgroup {
-  if (loaded === undefined) {
-    const addon = createRequire(import.meta.url)(addonPath()) as Partial<NativeCgroup>;
-    for (const k of ["cgroupOomWatch", "cgroupOomUnwatch", "cgroupBpfReplace", "cgroupBpfCount"] as const) {
-      if (typeof addon[k] !== "function")
-        throw new Error(`native addon lacks ${k}: rebuild with npm run build:native`);
-    }
-    loaded = addon as NativeCgroup;
-  }
+  loaded ??= loadAddon<NativeCgroup>([
+    "cgroupOomWatch",
+    "cgroupOomUnwatch",
+    "cgroupBpfReplace",
+    "cgroupBpfCount",
+  ]);
   return loaded;
 }
