@@ -2,7 +2,7 @@
 // signal, exec, delete. Built on the native core (native/container_*.c) through
 // the plan of container-plan.ts; every exit goes through the reaper.
 
-import { closeSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { CgroupManager } from "./cgroups/index.js";
 import { type ExitStatus, watchExit } from "./container-exit.js";
 import { runHooksInContainer } from "./container-hooks.js";
@@ -15,6 +15,7 @@ import {
   type StdioFds,
 } from "./container-plan.js";
 import { ContainerError, fromNativeRecord, fromNativeThrow, type NativeErrorRecord } from "./errors.js";
+import { closeQuietly } from "./fd.js";
 import { type ContainerState, runHooks } from "./hooks.js";
 import { nativeContainer, SPAWN_EXEC, SPAWN_INIT, SYNC, type SyncMessage } from "./native.js";
 import type { Process, Spec } from "./spec.js";
@@ -69,15 +70,6 @@ function nativeRecord(v: unknown): NativeErrorRecord | undefined {
   const r = v as Record<string, unknown>;
   if (typeof r["errnum"] !== "number" || typeof r["step"] !== "string") return undefined;
   return v as NativeErrorRecord;
-}
-
-function closeQuietly(fd: number): void {
-  if (fd < 0) return;
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
 }
 
 /** A process of the container (its init, or an exec'd one) that has been cloned. */

@@ -3,9 +3,9 @@
 // "ready" pipe as fd 5, which it closes once it is ready to read; it runs with
 // only CONTAINER_ID and CONTAINER_NAMESPACE in its environment.
 import { Socket } from "node:net";
+import { closeQuietly } from "../../oci/fd.js";
 import { nativeProc } from "../../oci/native-proc.js";
 import { Reaper, type SpawnedProcess } from "../../oci/reaper.js";
-import { closeQuietly } from "./fifo.js";
 
 export interface BinaryLogger {
   /** Write ends for the process; set to -1 once handed over. */

@@ -30,12 +30,3 @@ export function openFifo(path: string, direction: "in" | "out"): HeldFifo {
     });
   }
 }
-
-export function closeQuietly(fd: number): void {
-  if (fd < 0) return;
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
-}

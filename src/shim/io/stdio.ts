@@ -5,10 +5,11 @@ import { mkdirSync, openSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { dirname } from "node:path";
 import { ReadStream } from "node:tty";
+import { closeQuietly } from "../../oci/fd.js";
 import { nativeProc } from "../../oci/native-proc.js";
 import type { Logger } from "../logger.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
-import { closeQuietly, type HeldFifo, openFifo } from "./fifo.js";
+import { type HeldFifo, openFifo } from "./fifo.js";
 import { parseStdioUri, type StdioTarget } from "./uri.js";
 
 export interface StdioRequest {
