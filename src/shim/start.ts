@@ -25,6 +25,7 @@ import {
 } from "./address.js";
 import type { ShimArgs } from "./args.js";
 import { daemonEnvironment } from "./environment.js";
+import { guardSocketUntilConnected } from "./socket-guard.js";
 
 export interface StartResult {
   readonly address: string;
@@ -212,6 +213,7 @@ export async function startShim(args: ShimArgs, bundle: string, opts: StartOptio
     writeAtomic(join(bundle, "shim.pid"), String(pid));
     writeAtomic(join(bundle, "address"), address);
     adjustOomScore(pid);
+    guardSocketUntilConnected(pid, path, bundle);
     return { address, spawned: true, pid };
   } catch (err) {
     server.close(); // also unlinks the socket

@@ -1,0 +1,59 @@
+// The window between `start` exiting and containerd connecting: a daemon
+// killed in it leaves its socket in /run/containerd/s for good, because
+// containerd 1.6 only runs the `delete` verb for a shim it is connected to;
+// a refused dial just removes the bundle ("start failed: ... connection
+// refused"). A tiny detached sh outlives `start` and watches that window:
+// once containerd has connected (it writes <bundle>/shim-binary-path right
+// after its dial) the delete verb covers a dead daemon and the guard exits;
+// if the daemon dies first, the guard removes the socket, provided it is
+// still the inode this start created (a later start may have reused the path).
+import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+
+/** How long the guard waits for containerd at most (100 polls of 50 ms). */
+export const GUARD_POLLS = 100;
+
+// Builtins only on the common path (test, read, kill); `sleep` is the one
+// exec per poll and containerd usually connects before the second poll.
+const SCRIPT = `pid=$1 sock=$2 ino=$3 marker=$4 i=0
+alive() {
+  [ -r /proc/$pid/status ] || return 1
+  while read -r k v rest; do
+    [ "$k" = State: ] || continue
+    case $v in Z|X) return 1 ;; esac
+    return 0
+  done < /proc/$pid/status
+  return 1
+}
+while [ $i -lt ${GUARD_POLLS} ]; do
+  [ -e "$marker" ] && exit 0
+  if ! alive; then
+    [ -e "$marker" ] && exit 0
+    [ "$(stat -c %i "$sock" 2>/dev/null)" = "$ino" ] && rm -f "$sock"
+    exit 0
+  fi
+  sleep 0.05
+  i=$((i+1))
+done`;
+
+/** Starts the guard for a daemon just spawned on `socket`; best effort (a failure here is not a failed start). */
+export function guardSocketUntilConnected(pid: number, socket: string, bundle: string): void {
+  try {
+    const ino = statSync(socket, { bigint: true }).ino.toString();
+    const guard = spawn(
+      "/bin/sh",
+      ["-c", SCRIPT, "tsshim-socket-guard", String(pid), socket, ino, join(bundle, "shim-binary-path")],
+      {
+        cwd: "/",
+        detached: true,
+        stdio: "ignore",
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+      },
+    );
+    guard.on("error", () => {});
+    guard.unref();
+  } catch {
+    // Without the guard only this rare window is uncovered; the next start of the group removes the stale socket.
+  }
+}
