@@ -1,9 +1,12 @@
-/* Node-API glue for cgroups: v1 OOM notifications watched in the libuv loop, and the v2
- * device program's bpf(2) attach/detach.
+/* Node-API glue for cgroups: v1 OOM notifications watched in the libuv loop, the v2
+ * device program's bpf(2) attach/detach, and directory creation, placement and removal
+ * for every hierarchy in one call each.
  *
  * Exports: cgroupOomWatch(memoryDir, callback) -> handle, cgroupOomUnwatch(handle),
  * cgroupBpfReplace(cgroupDir, insns: Uint8Array) -> old programs detached,
- * cgroupBpfCount(cgroupDir) -> device programs attached. */
+ * cgroupBpfCount(cgroupDir) -> device programs attached,
+ * cgroupMkdirs(dirs, cpuset: boolean[]) -> directories made (outermost first),
+ * cgroupEnter(procsFiles, pid), cgroupRmdirs(dirs) -> errno per dir (0: gone). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "cgroup_bpf.h"
 #include "cgroup_events.h"
+#include "cgroup_place.h"
 #include "napi_util.h"
 
 struct oom_watch {
@@ -193,6 +197,121 @@ static napi_value bpf_count(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* A JS string[] as a malloc'd array of malloc'd strings; NULL (with *n = 0) when it is not. */
+static char **string_list(napi_env env, napi_value arr, size_t *n) {
+  bool is_array = false;
+  uint32_t len = 0;
+  *n = 0;
+  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, &len) != napi_ok)
+    return NULL;
+  char **out = calloc(len ? len : 1, sizeof *out);
+  if (out == NULL) return NULL;
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || (out[i] = tsshim_napi_string(env, v)) == NULL) {
+      for (uint32_t j = 0; j < i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  *n = len;
+  return out;
+}
+
+static void string_list_free(char **list, size_t n) {
+  if (list == NULL) return;
+  for (size_t i = 0; i < n; i++) free(list[i]);
+  free(list);
+}
+
+static napi_value cg_mkdirs(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
+    return throw_type(env, "cgroupMkdirs(dirs, cpuset)");
+  size_t n = 0;
+  char **dirs = string_list(env, argv[0], &n);
+  if (dirs == NULL) return throw_type(env, "dirs must be an array of strings");
+  int *cpuset = calloc(n ? n : 1, sizeof *cpuset);
+  uint32_t flags_len = 0;
+  if (cpuset == NULL || napi_get_array_length(env, argv[1], &flags_len) != napi_ok || flags_len != n) {
+    free(cpuset);
+    string_list_free(dirs, n);
+    return throw_type(env, "cpuset must be a boolean[] as long as dirs");
+  }
+  for (uint32_t i = 0; i < flags_len; i++) {
+    napi_value v;
+    bool b = false;
+    if (napi_get_element(env, argv[1], i, &v) == napi_ok) napi_get_value_bool(env, v, &b);
+    cpuset[i] = b;
+  }
+  struct tsshim_cgroup_made made = {0};
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  int rc = tsshim_cgroup_mkdirs((const char *const *)dirs, cpuset, n, &made, &err);
+  free(cpuset);
+  string_list_free(dirs, n);
+  if (rc < 0) {
+    tsshim_napi_throw(env, &err);
+    return NULL;
+  }
+  napi_value out = NULL;
+  if (napi_create_array_with_length(env, made.n, &out) == napi_ok) {
+    for (size_t i = 0; i < made.n; i++) {
+      napi_value s;
+      if (napi_create_string_utf8(env, made.dirs[i], NAPI_AUTO_LENGTH, &s) == napi_ok)
+        napi_set_element(env, out, (uint32_t)i, s);
+    }
+  }
+  tsshim_cgroup_made_free(&made);
+  return out;
+}
+
+static napi_value cg_enter(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t pid = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, argv[1], &pid) != napi_ok || pid <= 0)
+    return throw_type(env, "cgroupEnter(procsFiles, pid)");
+  size_t n = 0;
+  char **files = string_list(env, argv[0], &n);
+  if (files == NULL) return throw_type(env, "procsFiles must be an array of strings");
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  int rc = tsshim_cgroup_enter((const char *const *)files, n, pid, &err);
+  string_list_free(files, n);
+  if (rc < 0) tsshim_napi_throw(env, &err);
+  return NULL;
+}
+
+static napi_value cg_rmdirs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
+    return throw_type(env, "cgroupRmdirs(dirs)");
+  size_t n = 0;
+  char **dirs = string_list(env, argv[0], &n);
+  if (dirs == NULL) return throw_type(env, "dirs must be an array of strings");
+  int *errnos = calloc(n ? n : 1, sizeof *errnos);
+  if (errnos == NULL) {
+    string_list_free(dirs, n);
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupRmdirs: out of memory");
+    return NULL;
+  }
+  tsshim_cgroup_rmdirs((const char *const *)dirs, n, errnos);
+  string_list_free(dirs, n);
+  napi_value out = NULL;
+  if (napi_create_array_with_length(env, n, &out) == napi_ok) {
+    for (size_t i = 0; i < n; i++) {
+      napi_value v;
+      if (napi_create_int32(env, errnos[i], &v) == napi_ok) napi_set_element(env, out, (uint32_t)i, v);
+    }
+  }
+  free(errnos);
+  return out;
+}
+
 napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
   const struct {
     const char *name;
@@ -200,7 +319,10 @@ napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
   } fns[] = {{"cgroupOomWatch", oom_watch},
              {"cgroupOomUnwatch", oom_unwatch},
              {"cgroupBpfReplace", bpf_replace},
-             {"cgroupBpfCount", bpf_count}};
+             {"cgroupBpfCount", bpf_count},
+             {"cgroupMkdirs", cg_mkdirs},
+             {"cgroupEnter", cg_enter},
+             {"cgroupRmdirs", cg_rmdirs}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_status s = napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

@@ -288,6 +288,8 @@ static void holder_release(struct plan_holder *h) {
   for (size_t i = 0; i < h->plan.n_joins; i++)
     if (h->plan.joins[i].fd >= 0) close(h->plan.joins[i].fd);
   if (h->plan.cgroup_fd >= 0) close(h->plan.cgroup_fd);
+  for (size_t i = 0; i < h->plan.n_cgroup_tasks; i++)
+    if (h->plan.cgroup_tasks[i].fd >= 0) close(h->plan.cgroup_tasks[i].fd);
   if (h->plan.proc.dev_null_fd >= 0) close(h->plan.proc.dev_null_fd);
   if (h->rootfs != NULL && tsshim_rootfs_plan_free != NULL) tsshim_rootfs_plan_free(h->rootfs);
   arena_free(&h->arena);
@@ -330,8 +332,22 @@ static int plan_from_js(napi_env env, napi_value js, struct plan_holder *h) {
     if (!ok || plan->joins[k].path == NULL) return throw_type(env, "joins.path");
     plan->n_joins = k + 1;
   }
-  napi_value rootfs;
+  napi_value tasks;
   napi_valuetype t;
+  if (get(env, js, "cgroupTasks", &tasks, &t) < 0) return -1;
+  if (t != napi_undefined && t != napi_null) {
+    if (get_array(env, js, "cgroupTasks", &arr, &len) < 0) return -1;
+    if (len > TSSHIM_MAX_CGROUP_TASKS) return throw_type(env, "cgroupTasks");
+    for (uint32_t k = 0; k < len; k++) {
+      napi_value e;
+      CHECK(napi_get_element(env, arr, k, &e));
+      plan->cgroup_tasks[k].fd = -1;
+      plan->cgroup_tasks[k].path = to_cstr(env, a, e);
+      if (plan->cgroup_tasks[k].path == NULL) return throw_type(env, "cgroupTasks");
+      plan->n_cgroup_tasks = k + 1;
+    }
+  }
+  napi_value rootfs;
   if (get(env, js, "rootfs", &rootfs, &t) < 0) return -1;
   if (t == napi_object && tsshim_napi_rootfs_plan_from_js != NULL) {
     h->rootfs = arena_alloc(a, sizeof *h->rootfs);
@@ -384,6 +400,12 @@ static int open_resources(struct plan_holder *h, const char *cgroup_dir, struct 
   if (cgroup_dir != NULL) {
     plan->cgroup_fd = open(cgroup_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (plan->cgroup_fd < 0) return tsshim_error_errno(err, "cgroup", "open", NULL, cgroup_dir);
+  }
+  /* Opened here, with the parent's credentials (which the kernel checks for the write). */
+  for (size_t k = 0; k < plan->n_cgroup_tasks; k++) {
+    plan->cgroup_tasks[k].fd = open(plan->cgroup_tasks[k].path, O_WRONLY | O_CLOEXEC);
+    if (plan->cgroup_tasks[k].fd < 0)
+      return tsshim_error_errno(err, "cgroup enter", "open", NULL, plan->cgroup_tasks[k].path);
   }
   plan->proc.dev_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (plan->proc.dev_null_fd < 0) return tsshim_error_errno(err, "stdio", "open", NULL, "/dev/null");

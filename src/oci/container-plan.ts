@@ -89,6 +89,11 @@ export interface NativeContainerPlan {
   joins: NativeJoin[];
   /** cgroup v2 directory for CLONE_INTO_CGROUP, null for none. */
   cgroupDir: string | null;
+  /**
+   * cgroup v1 `tasks` files the child writes "0" to, first thing after clone (the parent
+   * opens them). Empty: the parent places the process with CgroupPlacement.enter instead.
+   */
+  cgroupTasks: string[];
   hostname: string | null;
   domainname: string | null;
   rootfs: RootfsPlan | null;
@@ -446,6 +451,7 @@ export function buildContainerPlan(
       timeOffsets,
       joins,
       cgroupDir: opts.cgroupDir ?? null,
+      cgroupTasks: [],
       hostname: spec.hostname ?? null,
       domainname: spec.domainname ?? null,
       rootfs,
@@ -480,6 +486,7 @@ export function buildExecPlan(
       timeOffsets: null,
       joins,
       cgroupDir: opts.cgroupDir ?? null,
+      cgroupTasks: [],
       hostname: null,
       domainname: null,
       rootfs: null,

@@ -28,6 +28,13 @@ export interface CgroupPlacement {
   unifiedDir(): string | undefined;
   /** Places pid in the cgroup v1 hierarchies (a no-op for v2 only). */
   enter(pid: number): void | Promise<void>;
+  /**
+   * The cgroup v1 `tasks` files a new process joins by itself (writing "0" right after
+   * clone), the unified directory being joined by CLONE_INTO_CGROUP. When given, enter() is
+   * not called for new processes: a pid written to cgroup.procs takes the kernel's global
+   * threadgroup lock, whose write side waits for an RCU grace period (up to ~10 ms here).
+   */
+  selfEnterFiles?(): string[];
   /** Signals every process of the cgroup. */
   kill?(signal: number): void | Promise<void>;
   destroy(): void | Promise<void>;
@@ -204,24 +211,29 @@ async function spawnProcess(
   cgroup: CgroupPlacement | undefined,
 ): Promise<ContainerProcess> {
   let r: { pid: number; pidfd: number; sock: number };
+  if (cgroup?.selfEnterFiles !== undefined) plan.cgroupTasks = cgroup.selfEnterFiles();
   try {
     r = nativeContainer().containerSpawn(plan, kind);
   } catch (e) {
     throw fromNativeThrow(e);
   }
   const p = new ContainerProcess(r.pid, r.pidfd, r.sock, watchExit(r.pid, r.pidfd));
+  // The child places itself (plan.cgroupTasks + CLONE_INTO_CGROUP) unless the placement
+  // cannot tell it how; then the parent writes its pid.
+  const parentEnter =
+    cgroup !== undefined && cgroup.selfEnterFiles === undefined ? cgroup.enter.bind(cgroup) : undefined;
   try {
     await beforeMapped(r.pid);
     // A new cgroup namespace is unshared right after "mapped": placement must be done by then.
     const placeEarly = plan.newCgroupLate;
-    if (placeEarly && cgroup !== undefined) await cgroup.enter(r.pid);
+    if (placeEarly && parentEnter !== undefined) await parentEnter(r.pid);
     p.mapped();
     const ready = p.ready(timeoutMs);
-    // cgroup v1 placement costs an RCU grace period per hierarchy: done while the
+    // A parent's cgroup v1 placement can wait for an RCU grace period: done while the
     // child sets itself up; it is complete before "ready" is awaited, so before any
     // workload code can run (that only happens after start).
     try {
-      if (!placeEarly && cgroup !== undefined) await cgroup.enter(r.pid);
+      if (!placeEarly && parentEnter !== undefined) await parentEnter(r.pid);
     } catch (e) {
       ready.catch(() => {});
       throw e;

@@ -3,6 +3,7 @@
 // v2 backend for placement and cgroup.kill only.
 
 import type { LinuxResources } from "../spec.js";
+import type { DirTarget } from "./place.js";
 
 export type FreezerState = "thawed" | "freezing" | "frozen";
 
@@ -19,8 +20,10 @@ export interface CgroupBackend {
   readonly version: 1 | 2;
   /** The container's directory in every hierarchy this backend covers. */
   dirs(): string[];
-  /** mkdir -p every dir; returns what it created, outermost first. */
-  create(): string[];
+  /** The directories to mkdir -p (the manager makes every backend's in one native call). */
+  createTargets(): DirTarget[];
+  /** What must follow the mkdirs (v2: enabling controllers down to the new cgroup). */
+  afterCreate(): void;
   enter(pid: number): void;
   procsFiles(): string[];
   pids(): number[];

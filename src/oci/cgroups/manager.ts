@@ -3,7 +3,7 @@
 // the container in the unified hierarchy as runc does (that copy gives CLONE_INTO_CGROUP a
 // directory and lets SIGKILL use cgroup.kill).
 
-import { rmdirSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { Metrics as V1Metrics } from "../../api/gen/io/containerd/cgroups/v1/metrics_pb.js";
 import type { Metrics as V2Metrics } from "../../api/gen/io/containerd/cgroups/v2/metrics_pb.js";
 import type { LinuxResources } from "../spec.js";
@@ -11,6 +11,7 @@ import type { CgroupBackend, FreezerState, ResourceReport } from "./backend.js";
 import { CgroupError, removeTree, sleep } from "./files.js";
 import { type CgroupLayout, type CgroupMode, detectLayout, ownCgroups } from "./mode.js";
 import { type CgroupPath, hierarchyDir, parseCgroupsPath } from "./path.js";
+import { enterAll, makeDirs, removeDirs } from "./place.js";
 import { statsV1 } from "./stats-v1.js";
 import { statsV2 } from "./stats-v2.js";
 import { V1Cgroup } from "./v1.js";
@@ -45,9 +46,10 @@ export class CgroupManager {
 
   constructor(opts: CgroupManagerOptions) {
     const layout = opts.layout ?? detectLayout();
-    const own = opts.own ?? ownCgroups();
     this.mode = layout.mode;
     this.path = parseCgroupsPath(opts.cgroupsPath, opts.id);
+    // Only a relative path depends on the shim's own cgroups: skip reading them otherwise.
+    const own = opts.own ?? (this.path.kind === "relative" ? ownCgroups() : new Map<string, string>());
     const unifiedDir =
       layout.unified &&
       hierarchyDir(layout.unified.mountpoint, layout.unified.root, own.get("") ?? "/", this.path);
@@ -78,9 +80,14 @@ export class CgroupManager {
     return this.backends().flatMap((b) => b.dirs());
   }
 
-  /** Creates the container's cgroup in every hierarchy (mkdir -p, controllers enabled on v2). */
+  /**
+   * Creates the container's cgroup in every hierarchy (mkdir -p, controllers enabled on v2):
+   * every directory in one native call, which removes what it made if one fails.
+   */
   create(): void {
-    for (const b of this.backends()) this.created.push(...b.create());
+    const backends = this.backends();
+    this.created.push(...makeDirs(backends.flatMap((b) => b.createTargets())));
+    for (const b of backends) b.afterCreate();
   }
 
   /** Directories create() made that did not exist before, outermost first. */
@@ -88,9 +95,17 @@ export class CgroupManager {
     return this.created;
   }
 
-  /** Moves pid (and its threads) into the container's cgroup in every hierarchy. */
+  /** Moves pid (and its threads) into the container's cgroup in every hierarchy (one native call). */
   enter(pid: number): void {
-    for (const b of this.backends()) b.enter(pid);
+    enterAll(this.procsPaths(), pid);
+  }
+
+  /**
+   * The cgroup v1 `tasks` files a new process writes "0" to, to join by itself: every v1
+   * hierarchy (none on a v2 host), the unified one being joined by CLONE_INTO_CGROUP.
+   */
+  selfEnterFiles(): string[] {
+    return this.controllers instanceof V1Cgroup ? this.controllers.tasksFiles() : [];
   }
 
   /** Every cgroup.procs file a process must be written to (for a native core that joins itself). */
@@ -208,23 +223,19 @@ export class CgroupManager {
   async destroy(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let first: unknown;
-    for (const d of this.dirs()) {
+    // The usual case, an empty leaf in every hierarchy, is one native call; a cgroup that is
+    // still busy (tasks leaving) or has sub-cgroups of its own goes the slow, retrying way.
+    for (const { dir } of removeDirs(this.dirs())) {
       try {
-        await removeTree(d, deadline);
+        await removeTree(dir, deadline);
       } catch (e) {
         first ??= e;
       }
     }
     if (first !== undefined) throw first;
     const leaves = new Set(this.dirs());
-    for (const d of [...this.created].reverse()) {
-      if (leaves.has(d)) continue;
-      try {
-        rmdirSync(d);
-      } catch {
-        // Not empty or already gone: it is shared, or someone else removed it.
-      }
-    }
+    // Not empty or already gone: it is shared, or someone else removed it.
+    removeDirs([...this.created].reverse().filter((d) => !leaves.has(d)));
     this.created = [];
   }
 

@@ -16,6 +16,16 @@ export interface NativeCgroup {
   cgroupBpfReplace(cgroupDir: string, insns: Uint8Array): number;
   /** How many device programs are attached to the cgroup itself. */
   cgroupBpfCount(cgroupDir: string): number;
+  /**
+   * mkdir -p of every dir in one call (cpuset[i]: copy cpuset.cpus/mems down into each new
+   * directory); returns the directories made, outermost first. On failure it removes what it
+   * made and throws.
+   */
+  cgroupMkdirs(dirs: readonly string[], cpuset: readonly boolean[]): string[];
+  /** Writes pid to every cgroup.procs file, in order; throws at the first failure. */
+  cgroupEnter(procsFiles: readonly string[], pid: number): void;
+  /** rmdir of every dir; the errno of each (0: removed or already absent). */
+  cgroupRmdirs(dirs: readonly string[]): number[];
 }
 
 let loaded: NativeCgroup | undefined;
@@ -26,6 +36,9 @@ export function nativeCgroup(): NativeCgroup {
     "cgroupOomUnwatch",
     "cgroupBpfReplace",
     "cgroupBpfCount",
+    "cgroupMkdirs",
+    "cgroupEnter",
+    "cgroupRmdirs",
   ]);
   return loaded;
 }

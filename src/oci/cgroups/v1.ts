@@ -2,7 +2,7 @@
 // named ones such as name=systemd). Limits go to the hierarchy that owns each controller.
 
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { LinuxDeviceCgroup, LinuxResources } from "../spec.js";
 import {
   applyWith,
@@ -12,8 +12,9 @@ import {
   type ResourceWriter,
 } from "./backend.js";
 import { applyDeviceRule, deviceTransition, parseDevicesList } from "./devices-v1.js";
-import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
+import { CgroupError, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 import type { V1Hierarchy } from "./mode.js";
+import { type DirTarget, enterAll } from "./place.js";
 
 export interface V1Dir {
   hierarchy: V1Hierarchy;
@@ -33,24 +34,25 @@ export class V1Cgroup implements CgroupBackend {
     return this.entries.find((e) => e.hierarchy.controllers.includes(controller))?.dir;
   }
 
-  create(): string[] {
-    const made: string[] = [];
-    for (const e of this.entries) {
-      const created = mkdirs(e.dir);
-      // A new cpuset cgroup starts with no cpus and mems, and no task can join it until they
-      // are copied down from the parent.
-      if (e.hierarchy.controllers.includes("cpuset")) for (const d of created) inheritCpuset(d);
-      made.push(...created);
-    }
-    return made;
+  createTargets(): DirTarget[] {
+    // A new cpuset cgroup starts with no cpus and mems, and no task can join it until they
+    // are copied down from the parent (the native mkdir does that for cpuset targets).
+    return this.entries.map((e) => ({ dir: e.dir, cpuset: e.hierarchy.controllers.includes("cpuset") }));
   }
 
+  afterCreate(): void {}
+
   enter(pid: number): void {
-    for (const f of this.procsFiles()) writeFile(f, String(pid));
+    enterAll(this.procsFiles(), pid);
   }
 
   procsFiles(): string[] {
     return this.dirs().map((d) => join(d, "cgroup.procs"));
+  }
+
+  /** Per-thread membership files: a thread writing "0" moves only itself. */
+  tasksFiles(): string[] {
+    return this.dirs().map((d) => join(d, "tasks"));
   }
 
   pids(): number[] {
@@ -103,14 +105,6 @@ export class V1Cgroup implements CgroupBackend {
 
   applyResources(resources: LinuxResources) {
     return applyWith(V1_WRITERS, this, resources);
-  }
-}
-
-function inheritCpuset(dir: string): void {
-  for (const f of ["cpuset.cpus", "cpuset.mems"]) {
-    const file = join(dir, f);
-    if (readFile(file).trim() !== "") continue;
-    writeFile(file, readFile(join(dirname(dir), f)).trim());
   }
 }
 

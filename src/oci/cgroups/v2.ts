@@ -6,8 +6,9 @@ import { dirname, join, relative } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { applyWith, type CgroupBackend, type FreezerState, type ResourceWriter } from "./backend.js";
 import { deviceProgram, encodeProgram } from "./devices-bpf.js";
-import { CgroupError, mkdirs, readFile, readPidsTree, sleep, writeFile } from "./files.js";
+import { CgroupError, readFile, readPidsTree, sleep, writeFile } from "./files.js";
 import { nativeCgroup } from "./native.js";
+import { type DirTarget, enterAll } from "./place.js";
 import { DEFAULT_ALLOWED_DEVICES } from "./v1.js";
 
 export class V2Cgroup implements CgroupBackend {
@@ -27,26 +28,32 @@ export class V2Cgroup implements CgroupBackend {
     return [this.dir];
   }
 
-  create(): string[] {
+  private relativeDir(): string {
     const rel = relative(this.mountpoint, this.dir);
     if (rel === "" || rel.startsWith("..")) {
       throw new CgroupError(`cgroup ${JSON.stringify(this.dir)} is not below ${this.mountpoint}`, this.dir);
     }
-    const made = mkdirs(this.dir);
-    if (this.enableControllers) {
-      // From the hierarchy root down to the container's parent.
-      let cur = this.mountpoint;
-      for (const part of rel.split("/").slice(0, -1)) {
-        enableAll(cur);
-        cur = join(cur, part);
-      }
+    return rel;
+  }
+
+  createTargets(): DirTarget[] {
+    this.relativeDir();
+    return [{ dir: this.dir, cpuset: false }];
+  }
+
+  afterCreate(): void {
+    if (!this.enableControllers) return;
+    // From the hierarchy root down to the container's parent.
+    let cur = this.mountpoint;
+    for (const part of this.relativeDir().split("/").slice(0, -1)) {
       enableAll(cur);
+      cur = join(cur, part);
     }
-    return made;
+    enableAll(cur);
   }
 
   enter(pid: number): void {
-    writeFile(join(this.dir, "cgroup.procs"), String(pid));
+    enterAll(this.procsFiles(), pid);
   }
 
   procsFiles(): string[] {

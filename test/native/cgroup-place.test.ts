@@ -1,0 +1,196 @@
+// The one-call cgroup entry points (native/cgroup_place.c: cgroupMkdirs, cgroupEnter,
+// cgroupRmdirs) and the child's own v1 placement (native/container_cgroup.c), on this host's
+// real hierarchies (hybrid: v1 controllers + cgroup2 at /sys/fs/cgroup/unified).
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { detectLayout } from "../../src/oci/cgroups/index.js";
+import { nativeCgroup } from "../../src/oci/cgroups/native.js";
+import { Container } from "../../src/oci/container.js";
+import { openFds } from "../helpers/proc.js";
+import { type Bundle, defaultSpec, makeBundle } from "./container-fixture.js";
+
+const layout = detectLayout();
+const roots = [...layout.v1.map((h) => h.mountpoint), ...(layout.unified ? [layout.unified.mountpoint] : [])];
+const cpusetRoot = layout.v1.find((h) => h.controllers.includes("cpuset"))?.mountpoint;
+const top = `/tsshim-place-${process.pid}`;
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+let bundle: Bundle;
+const children: ChildProcess[] = [];
+before(() => {
+  bundle = makeBundle();
+});
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  // Anything a failed assertion left, deepest first.
+  for (const r of roots) {
+    for (const d of [join(r, top, "a/b"), join(r, top, "a"), join(r, top, "c"), join(r, top)]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // absent
+      }
+    }
+  }
+  bundle.cleanup();
+});
+
+/** The cgroup of pid per hierarchy ("" for cgroup2), as /proc/<pid>/cgroup reports it. */
+function cgroupsOf(pid: number): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n")) {
+    const [, ctrls, path] = line.split(":") as [string, string, string];
+    m.set(ctrls, path);
+  }
+  return m;
+}
+
+function leftDirs(): string[] {
+  return roots.map((r) => join(r, top)).filter((d) => existsSync(d));
+}
+
+test("cgroupMkdirs makes every hierarchy's directory in one call, cpuset copied down", () => {
+  const dirs = roots.map((r) => join(r, top, "a/b"));
+  const made = nativeCgroup().cgroupMkdirs(
+    dirs,
+    roots.map((r) => r === cpusetRoot),
+  );
+  // Outermost first, per target: top, top/a, top/a/b.
+  assert.deepEqual(
+    made,
+    roots.flatMap((r) => [join(r, top), join(r, top, "a"), join(r, top, "a/b")]),
+  );
+  if (cpusetRoot !== undefined) {
+    for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+      const want = readFileSync(join(cpusetRoot, f), "utf8").trim();
+      assert.notEqual(want, "");
+      assert.equal(readFileSync(join(cpusetRoot, top, "a/b", f), "utf8").trim(), want, f);
+      assert.equal(readFileSync(join(cpusetRoot, top, "a", f), "utf8").trim(), want, f);
+    }
+  }
+  // Existing directories are not made again.
+  assert.deepEqual(
+    nativeCgroup().cgroupMkdirs(
+      dirs,
+      roots.map(() => false),
+    ),
+    [],
+  );
+  const errnos = nativeCgroup().cgroupRmdirs([...made].reverse());
+  assert.deepEqual(
+    errnos,
+    made.map(() => 0),
+  );
+  assert.deepEqual(leftDirs(), []);
+  // Already gone counts as gone.
+  assert.deepEqual(nativeCgroup().cgroupRmdirs([join(roots[0]!, top)]), [0]);
+});
+
+test("cgroupEnter places a process in every hierarchy; rmdir of a populated cgroup says EBUSY", async () => {
+  const dirs = roots.map((r) => join(r, top, "c"));
+  const made = nativeCgroup().cgroupMkdirs(
+    dirs,
+    roots.map((r) => r === cpusetRoot),
+  );
+  const sleeper = spawn("sleep", ["1000"], { stdio: "ignore", env });
+  children.push(sleeper);
+  const pid = sleeper.pid!;
+  nativeCgroup().cgroupEnter(
+    dirs.map((d) => join(d, "cgroup.procs")),
+    pid,
+  );
+  const where = cgroupsOf(pid);
+  for (const h of layout.v1)
+    assert.equal(where.get(h.controllers.join(",")), `${top}/c`, h.controllers.join(","));
+  if (layout.unified) assert.equal(where.get(""), `${top}/c`, "cgroup2");
+  assert.deepEqual(
+    nativeCgroup().cgroupRmdirs(dirs),
+    dirs.map(() => 16), // EBUSY: the sleeper is still in each
+  );
+  sleeper.kill("SIGKILL");
+  await new Promise((r) => sleeper.once("exit", r));
+  // The exit is reaped; the cgroups empty as the task leaves them.
+  let errnos = nativeCgroup().cgroupRmdirs([...made].reverse());
+  for (let i = 0; i < 50 && errnos.some((e) => e !== 0); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    errnos = nativeCgroup().cgroupRmdirs([...made].reverse());
+  }
+  assert.deepEqual(
+    errnos,
+    made.map(() => 0),
+  );
+  assert.deepEqual(leftDirs(), []);
+});
+
+test("cgroupEnter names the file that failed", () => {
+  assert.throws(
+    () => nativeCgroup().cgroupEnter([join(roots[0]!, top, "missing/cgroup.procs")], process.pid),
+    (e: Error & { errnoName?: string; path?: string }) =>
+      e.errnoName === "ENOENT" && e.path === join(roots[0]!, top, "missing/cgroup.procs"),
+  );
+});
+
+test("a failing cgroupMkdirs removes every directory it made before the failure", () => {
+  const dirs = [...roots.map((r) => join(r, top, "a/b")), "/proc/version/x"];
+  assert.throws(
+    () =>
+      nativeCgroup().cgroupMkdirs(
+        dirs,
+        dirs.map(() => false),
+      ),
+    (e: Error & { errnoName?: string; path?: string; step?: string }) =>
+      e.errnoName === "ENOTDIR" && e.path === "/proc/version/x" && e.step === "cgroup create",
+  );
+  assert.deepEqual(leftDirs(), [], "no cgroup directory left in any hierarchy");
+});
+
+test("the init places itself in every v1 hierarchy (and cgroup2 by clone) before it is started", async () => {
+  const id = `self-${process.pid}`;
+  const spec = defaultSpec(["true"]);
+  spec.linux!.namespaces!.push({ type: "cgroup" });
+  const c = await Container.create({ id, bundle: bundle.dir, spec, cgroupsPath: `${top}/${id}` });
+  try {
+    const where = cgroupsOf(c.init.pid);
+    for (const h of layout.v1)
+      assert.equal(where.get(h.controllers.join(",")), `${top}/${id}`, h.controllers.join(","));
+    if (layout.unified) assert.equal(where.get(""), `${top}/${id}`, "cgroup2");
+    // Only the process's own thread exists: it is the whole process in every hierarchy.
+    const procs = readFileSync(`/sys/fs/cgroup/pids${top}/${id}/cgroup.procs`, "utf8").trim();
+    assert.equal(procs, String(c.init.pid));
+    await c.start();
+    assert.equal((await c.init.wait()).status, 0);
+  } finally {
+    await c.delete();
+  }
+  assert.deepEqual(leftDirs(), [], "delete removed the cgroups and the parent create made");
+});
+
+test("a v1 hierarchy the child cannot join fails create with the file, leaving no cgroup or fd", async () => {
+  if (cpusetRoot === undefined) return;
+  // A cpuset parent without cpus: no task can join a cgroup below it (ENOSPC).
+  mkdirSync(join(cpusetRoot, top));
+  const fds = openFds();
+  try {
+    await assert.rejects(
+      Container.create({
+        id: "noplace",
+        bundle: bundle.dir,
+        spec: defaultSpec(["true"]),
+        cgroupsPath: `${top}/x`,
+      }),
+      (e: Error) => /cgroup enter/.test(e.message) && /cpuset.*\/tasks".*ENOSPC/.test(e.message),
+    );
+    assert.deepEqual(openFds(), fds, "no fd left");
+    assert.equal(existsSync(join(cpusetRoot, top, "x")), false);
+    assert.deepEqual(
+      leftDirs().filter((d) => d !== join(cpusetRoot, top)),
+      [],
+    );
+  } finally {
+    rmdirSync(join(cpusetRoot, top));
+  }
+});
