@@ -4,17 +4,21 @@
 #include <errno.h>
 #include <unistd.h>
 
-int tsshim_container_cgroup_self_enter(const struct tsshim_container_plan *plan, struct tsshim_error *err) {
-  for (size_t i = 0; i < plan->n_cgroup_tasks; i++) {
-    const struct tsshim_cgroup_task_file *t = &plan->cgroup_tasks[i];
-    ssize_t w;
-    do w = write(t->fd, "0", 1);
-    while (w < 0 && errno == EINTR);
-    if (w != 1) {
-      if (w >= 0) errno = EIO;
-      return tsshim_error_errno(err, "cgroup enter", "write", "0", t->path);
+int tsshim_container_cgroup_join(const struct tsshim_container_plan *plan, const int *fds, size_t n,
+                                 struct tsshim_error *err) {
+  int rc = 0;
+  if (n != plan->n_cgroup_tasks) rc = tsshim_error_set(err, EPROTO, "cgroup enter", "recvmsg", "tasks fds", NULL);
+  for (size_t i = 0; i < n; i++) {
+    if (rc == 0) {
+      ssize_t w;
+      do w = write(fds[i], "0", 1);
+      while (w < 0 && errno == EINTR);
+      if (w != 1) {
+        if (w >= 0) errno = EIO;
+        rc = tsshim_error_errno(err, "cgroup enter", "write", "0", plan->cgroup_tasks[i]);
+      }
     }
-    close(t->fd);
+    close(fds[i]);
   }
-  return 0;
+  return rc;
 }

@@ -1,7 +1,7 @@
 /* The container's init, from clone to execve. Async-signal-safe only: raw
  * syscalls on the plan the parent marshalled (DESIGN rule 1).
  *
- * Order: wait for the parent's "mapped" → time namespace → become root of a new
+ * Order: wait for the parent's "mapped" → join the v1 cgroups → time namespace → become root of a new
  * user namespace → cgroup namespace → hostname → rootfs (mounts, /dev, pivot_root) → then
  * tsshim_process_run: stdio/PTY → finalize (masked/readonly paths, sysctl,
  * readonly root) → limits → [seccomp without NNP] → bounding → cwd → identity →
@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "container_cgroup.h"
+#include "container_sync.h"
 #include "rootfs.h"
 #include "seccomp.h"
 
@@ -81,15 +83,21 @@ static int in_user_ns(const struct tsshim_container_plan *plan) {
   return 0;
 }
 
-static void wait_mapped(int sock) {
+/* "mapped" brings the v1 `tasks` fds to join: done first, so before a new cgroup namespace. */
+static void wait_mapped(const struct tsshim_container_plan *plan, int sock) {
   struct tsshim_sync_msg msg;
-  if (tsshim_sync_recv(sock, &msg, NULL) < 0 || msg.type != TSSHIM_SYNC_MAPPED) _exit(1);
+  int fds[TSSHIM_SYNC_MAX_FDS];
+  size_t n = 0;
+  if (tsshim_sync_recv_fds(sock, &msg, fds, TSSHIM_SYNC_MAX_FDS, &n) < 0 || msg.type != TSSHIM_SYNC_MAPPED) _exit(1);
+  struct tsshim_error err;
+  __builtin_memset(&err, 0, sizeof err);
+  if (tsshim_container_cgroup_join(plan, fds, n, &err) < 0) tsshim_child_fail(sock, &err);
 }
 
 void tsshim_container_child_init(const struct tsshim_container_plan *plan, int sock) {
   struct tsshim_error err;
   __builtin_memset(&err, 0, sizeof err);
-  wait_mapped(sock);
+  wait_mapped(plan, sock);
   if (tsshim_ns_time_new(plan, &err) < 0) tsshim_child_fail(sock, &err);
   if (in_user_ns(plan) && tsshim_ns_become_root(&err) < 0) tsshim_child_fail(sock, &err);
   if (tsshim_ns_cgroup_new(plan, &err) < 0) tsshim_child_fail(sock, &err);
@@ -105,7 +113,7 @@ void tsshim_container_child_init(const struct tsshim_container_plan *plan, int s
 void tsshim_exec_child(const struct tsshim_container_plan *plan, int sock) {
   struct tsshim_error err;
   __builtin_memset(&err, 0, sizeof err);
-  wait_mapped(sock);
+  wait_mapped(plan, sock);
   if (in_user_ns(plan) && tsshim_ns_become_root(&err) < 0) tsshim_child_fail(sock, &err);
   tsshim_process_run(plan, sock, NULL);
 }

@@ -17,20 +17,13 @@ struct tsshim_rootfs_plan;
 
 #define TSSHIM_MAX_JOINS 8
 #define TSSHIM_MAX_CGROUP_TASKS 32
+#define TSSHIM_SYNC_MAX_FDS TSSHIM_MAX_CGROUP_TASKS
 #define TSSHIM_MAX_EXTRA_FDS 64
 
 struct tsshim_ns_join {
   int nstype; /* CLONE_NEW* */
   int fd;     /* opened in the parent, O_RDONLY|O_CLOEXEC */
   const char *path;
-};
-
-/* A cgroup v1 `tasks` file the parent opened (O_WRONLY|O_CLOEXEC) for the child, which
- * writes "0" to it: moving only itself, the kernel skips the global threadgroup lock (and the
- * RCU grace period its write side waits for) that a cgroup.procs write of a pid takes. */
-struct tsshim_cgroup_task_file {
-  int fd;
-  const char *path; /* for the error message */
 };
 
 struct tsshim_rlimit {
@@ -97,7 +90,11 @@ struct tsshim_container_plan {
   struct tsshim_ns_join joins[TSSHIM_MAX_JOINS];
   size_t n_joins;
   int cgroup_fd; /* cgroup v2 dir for CLONE_INTO_CGROUP, -1 for none */
-  struct tsshim_cgroup_task_file cgroup_tasks[TSSHIM_MAX_CGROUP_TASKS]; /* v1 hierarchies to join */
+  /* cgroup v1 `tasks` files the child joins by writing "0" (moving only its one thread, the
+   * kernel skips the global threadgroup lock, whose write side waits for an RCU grace period,
+   * that a cgroup.procs write of a pid takes). The parent opens them, with its credentials,
+   * and sends the fds with "mapped", in this order; the paths are for error messages. */
+  const char *cgroup_tasks[TSSHIM_MAX_CGROUP_TASKS];
   size_t n_cgroup_tasks;
   const char *hostname;
   const char *domainname;
@@ -110,7 +107,7 @@ struct tsshim_container_plan {
 /* Messages on the SOCK_SEQPACKET sync channel between parent and child. */
 enum tsshim_sync_type {
   TSSHIM_SYNC_EOF = 0,     /* the child's end closed: execve succeeded (or it died) */
-  TSSHIM_SYNC_MAPPED = 1,  /* parent → child: id maps written, cgroups joined (or the child joins them) */
+  TSSHIM_SYNC_MAPPED = 1,  /* parent → child: id maps written, cgroups joined (+ v1 tasks fds to join) */
   TSSHIM_SYNC_READY = 2,   /* child → parent: set up, blocked before execve (+ PTY master) */
   TSSHIM_SYNC_ERROR = 3,   /* child → parent: err is filled; the child exits */
   TSSHIM_SYNC_START = 4,   /* parent → child: execve now */

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "container.h"
-#include "container_cgroup.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -79,17 +78,6 @@ void tsshim_child_fail(int sock, const struct tsshim_error *err) {
 
 __attribute__((noreturn)) static void child_body(const struct tsshim_container_plan *plan,
                                                  enum tsshim_spawn_kind kind, int sock) {
-  /* Join the v1 hierarchies while the parent is still on its side of the clone (it waits
-   * for "ready" before anything can start the workload). */
-  struct tsshim_error err;
-  __builtin_memset(&err, 0, sizeof err);
-  if (tsshim_container_cgroup_self_enter(plan, &err) < 0) {
-    /* Report only once the parent's "mapped" is read: closing with it unread would
-     * reset the channel and lose this error (ECONNRESET instead of the record). */
-    struct tsshim_sync_msg msg;
-    tsshim_sync_recv(sock, &msg, NULL);
-    tsshim_child_fail(sock, &err);
-  }
   if (kind == TSSHIM_SPAWN_EXEC) tsshim_exec_child(plan, sock);
   tsshim_container_child_init(plan, sock);
 }

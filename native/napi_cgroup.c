@@ -6,6 +6,7 @@
  * cgroupBpfReplace(cgroupDir, insns: Uint8Array) -> old programs detached,
  * cgroupBpfCount(cgroupDir) -> device programs attached,
  * cgroupMkdirs(dirs, cpuset: boolean[]) -> directories made (outermost first),
+ * cgroupMkdirsAsync(dirs, cpuset) -> Promise of the same, made on a libuv pool thread,
  * cgroupEnter(procsFiles, pid), cgroupRmdirs(dirs) -> errno per dir (0: gone). */
 #include <errno.h>
 #include <stdint.h>
@@ -267,6 +268,91 @@ static napi_value cg_mkdirs(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The same on the libuv pool: a container's v1 directories are made while its process is
+ * being cloned (the clone needs only the cgroup2 one). */
+struct mkdirs_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char **dirs;
+  int *cpuset;
+  size_t n;
+  struct tsshim_cgroup_made made;
+  struct tsshim_error err;
+  int rc;
+};
+
+static void mkdirs_execute(napi_env env, void *data) {
+  (void)env;
+  struct mkdirs_work *w = data;
+  w->rc = tsshim_cgroup_mkdirs((const char *const *)w->dirs, w->cpuset, w->n, &w->made, &w->err);
+}
+
+static void mkdirs_complete(napi_env env, napi_status status, void *data) {
+  struct mkdirs_work *w = data;
+  if (status != napi_ok && w->rc == 0) {
+    /* Cancelled before it ran: nothing was made. */
+    w->rc = -1;
+    tsshim_error_set(&w->err, ECANCELED, "cgroup create", "mkdir", NULL, NULL);
+  }
+  if (w->rc < 0) {
+    napi_reject_deferred(env, w->deferred, tsshim_napi_error_value(env, &w->err));
+  } else {
+    napi_value out = NULL;
+    napi_create_array_with_length(env, w->made.n, &out);
+    for (size_t i = 0; i < w->made.n; i++) {
+      napi_value v;
+      if (napi_create_string_utf8(env, w->made.dirs[i], NAPI_AUTO_LENGTH, &v) == napi_ok)
+        napi_set_element(env, out, (uint32_t)i, v);
+    }
+    napi_resolve_deferred(env, w->deferred, out);
+  }
+  napi_delete_async_work(env, w->work);
+  tsshim_cgroup_made_free(&w->made);
+  string_list_free(w->dirs, w->n);
+  free(w->cpuset);
+  free(w);
+}
+
+static napi_value cg_mkdirs_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
+    return throw_type(env, "cgroupMkdirsAsync(dirs, cpuset)");
+  struct mkdirs_work *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupMkdirsAsync: out of memory");
+    return NULL;
+  }
+  w->dirs = string_list(env, argv[0], &w->n);
+  uint32_t flags_len = 0;
+  w->cpuset = calloc(w->n ? w->n : 1, sizeof *w->cpuset);
+  if (w->dirs == NULL || w->cpuset == NULL || napi_get_array_length(env, argv[1], &flags_len) != napi_ok ||
+      flags_len != w->n) {
+    string_list_free(w->dirs, w->n);
+    free(w->cpuset);
+    free(w);
+    return throw_type(env, "dirs must be a string[] and cpuset a boolean[] as long");
+  }
+  for (uint32_t i = 0; i < flags_len; i++) {
+    napi_value v;
+    bool b = false;
+    if (napi_get_element(env, argv[1], i, &v) == napi_ok) napi_get_value_bool(env, v, &b);
+    w->cpuset[i] = b;
+  }
+  napi_value promise, name;
+  napi_create_string_utf8(env, "tsshim:cgroupMkdirs", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, mkdirs_execute, mkdirs_complete, w, &w->work) != napi_ok ||
+      napi_queue_async_work(env, w->work) != napi_ok) {
+    string_list_free(w->dirs, w->n);
+    free(w->cpuset);
+    free(w);
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupMkdirsAsync: cannot queue the work");
+    return NULL;
+  }
+  return promise;
+}
+
 static napi_value cg_enter(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -321,6 +407,7 @@ napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
              {"cgroupBpfReplace", bpf_replace},
              {"cgroupBpfCount", bpf_count},
              {"cgroupMkdirs", cg_mkdirs},
+             {"cgroupMkdirsAsync", cg_mkdirs_async},
              {"cgroupEnter", cg_enter},
              {"cgroupRmdirs", cg_rmdirs}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "container_sync.h"
 #include "napi_rootfs.h"
 
 /* The rootfs converter (napi_rootfs.c) is weak: without it the plan's rootfs is
@@ -288,8 +289,6 @@ static void holder_release(struct plan_holder *h) {
   for (size_t i = 0; i < h->plan.n_joins; i++)
     if (h->plan.joins[i].fd >= 0) close(h->plan.joins[i].fd);
   if (h->plan.cgroup_fd >= 0) close(h->plan.cgroup_fd);
-  for (size_t i = 0; i < h->plan.n_cgroup_tasks; i++)
-    if (h->plan.cgroup_tasks[i].fd >= 0) close(h->plan.cgroup_tasks[i].fd);
   if (h->plan.proc.dev_null_fd >= 0) close(h->plan.proc.dev_null_fd);
   if (h->rootfs != NULL && tsshim_rootfs_plan_free != NULL) tsshim_rootfs_plan_free(h->rootfs);
   arena_free(&h->arena);
@@ -341,9 +340,8 @@ static int plan_from_js(napi_env env, napi_value js, struct plan_holder *h) {
     for (uint32_t k = 0; k < len; k++) {
       napi_value e;
       CHECK(napi_get_element(env, arr, k, &e));
-      plan->cgroup_tasks[k].fd = -1;
-      plan->cgroup_tasks[k].path = to_cstr(env, a, e);
-      if (plan->cgroup_tasks[k].path == NULL) return throw_type(env, "cgroupTasks");
+      plan->cgroup_tasks[k] = to_cstr(env, a, e);
+      if (plan->cgroup_tasks[k] == NULL) return throw_type(env, "cgroupTasks");
       plan->n_cgroup_tasks = k + 1;
     }
   }
@@ -401,12 +399,7 @@ static int open_resources(struct plan_holder *h, const char *cgroup_dir, struct 
     plan->cgroup_fd = open(cgroup_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (plan->cgroup_fd < 0) return tsshim_error_errno(err, "cgroup", "open", NULL, cgroup_dir);
   }
-  /* Opened here, with the parent's credentials (which the kernel checks for the write). */
-  for (size_t k = 0; k < plan->n_cgroup_tasks; k++) {
-    plan->cgroup_tasks[k].fd = open(plan->cgroup_tasks[k].path, O_WRONLY | O_CLOEXEC);
-    if (plan->cgroup_tasks[k].fd < 0)
-      return tsshim_error_errno(err, "cgroup enter", "open", NULL, plan->cgroup_tasks[k].path);
-  }
+
   plan->proc.dev_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (plan->proc.dev_null_fd < 0) return tsshim_error_errno(err, "stdio", "open", NULL, "/dev/null");
   return 0;
@@ -465,20 +458,54 @@ out:
 }
 
 /* syncSend(sock, type) */
+/* syncSend(sock, type, files?): files are opened here, write-only with our credentials (the
+ * kernel checks the opener's for a cgroup v1 tasks write), and go with the message. */
 static napi_value js_sync_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   int32_t sock, type;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
       napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &type) != napi_ok) {
-    napi_throw_type_error(env, "ERR_TSSHIM_ARG", "syncSend(sock, type)");
+    napi_throw_type_error(env, "ERR_TSSHIM_ARG", "syncSend(sock, type, files?)");
     return NULL;
   }
-  if (tsshim_sync_send(sock, (uint32_t)type, 0, NULL, -1) < 0) {
-    struct tsshim_error err;
-    tsshim_error_errno(&err, "sync channel", "sendmsg", NULL, NULL);
-    throw_native(env, &err);
+  int fds[TSSHIM_SYNC_MAX_FDS];
+  size_t n = 0;
+  struct tsshim_error err;
+  memset(&err, 0, sizeof err);
+  int failed = 0;
+  bool is_array = false;
+  uint32_t len = 0;
+  if (argc >= 3 && napi_is_array(env, argv[2], &is_array) == napi_ok && is_array) {
+    if (napi_get_array_length(env, argv[2], &len) != napi_ok || len > TSSHIM_SYNC_MAX_FDS) {
+      napi_throw_type_error(env, "ERR_TSSHIM_ARG", "files");
+      return NULL;
+    }
+    for (uint32_t k = 0; k < len && !failed; k++) {
+      napi_value e;
+      char path[4096];
+      size_t plen = 0;
+      if (napi_get_element(env, argv[2], k, &e) != napi_ok ||
+          napi_get_value_string_utf8(env, e, path, sizeof path, &plen) != napi_ok || plen + 1 >= sizeof path) {
+        failed = 1;
+        tsshim_error_set(&err, EINVAL, "cgroup enter", "open", "not a path", NULL);
+        break;
+      }
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        failed = 1;
+        tsshim_error_errno(&err, "cgroup enter", "open", NULL, path);
+        break;
+      }
+      fds[n++] = fd;
+    }
   }
+  if (!failed && tsshim_sync_send_fds(sock, (uint32_t)type, 0, NULL, fds, n) < 0) {
+    failed = 1;
+    tsshim_error_errno(&err, "sync channel", "sendmsg", NULL, NULL);
+  }
+  for (size_t k = 0; k < n; k++) close(fds[k]);
+  if (failed) throw_native(env, &err);
   return NULL;
 }
 

@@ -90,8 +90,9 @@ export interface NativeContainerPlan {
   /** cgroup v2 directory for CLONE_INTO_CGROUP, null for none. */
   cgroupDir: string | null;
   /**
-   * cgroup v1 `tasks` files the child writes "0" to, first thing after clone (the parent
-   * opens them). Empty: the parent places the process with CgroupPlacement.enter instead.
+   * cgroup v1 `tasks` files the child writes "0" to on "mapped", whose fds come with it (the
+   * paths are for its error messages). Empty: the parent places the process with
+   * CgroupPlacement.enter instead.
    */
   cgroupTasks: string[];
   hostname: string | null;

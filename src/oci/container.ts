@@ -29,12 +29,15 @@ export interface CgroupPlacement {
   /** Places pid in the cgroup v1 hierarchies (a no-op for v2 only). */
   enter(pid: number): void | Promise<void>;
   /**
-   * The cgroup v1 `tasks` files a new process joins by itself (writing "0" right after
-   * clone), the unified directory being joined by CLONE_INTO_CGROUP. When given, enter() is
-   * not called for new processes: a pid written to cgroup.procs takes the kernel's global
-   * threadgroup lock, whose write side waits for an RCU grace period (up to ~10 ms here).
+   * The cgroup v1 `tasks` files a new process joins by itself (the parent opens them and
+   * sends the fds with "mapped"; the child writes "0" to each), the unified directory being
+   * joined by CLONE_INTO_CGROUP. When given, enter() is not called for new processes: a pid
+   * written to cgroup.procs takes the kernel's global threadgroup lock, whose write side
+   * waits for an RCU grace period (0.5-10 ms measured here).
    */
   selfEnterFiles?(): string[];
+  /** Resolves once every directory exists (a create still running while the process is cloned). */
+  whenCreated?(): Promise<void>;
   /** Signals every process of the cgroup. */
   kill?(signal: number): void | Promise<void>;
   destroy(): void | Promise<void>;
@@ -134,10 +137,13 @@ export class ContainerProcess {
     if (msg.type !== SYNC.EOF) throw this.failure(msg, "start");
   }
 
-  /** The parent's part before the child goes on: it has been mapped and placed. */
-  mapped(): void {
+  /**
+   * The parent's part before the child goes on: it has been mapped and placed, or gets the
+   * cgroup v1 tasks files to join (opened here, sent with the message).
+   */
+  mapped(tasksFiles: readonly string[] = []): void {
     try {
-      nativeContainer().containerSyncSend(this.sock, SYNC.MAPPED);
+      nativeContainer().containerSyncSend(this.sock, SYNC.MAPPED, tasksFiles);
     } catch (e) {
       throw fromNativeThrow(e, "create");
     }
@@ -211,7 +217,8 @@ async function spawnProcess(
   cgroup: CgroupPlacement | undefined,
 ): Promise<ContainerProcess> {
   let r: { pid: number; pidfd: number; sock: number };
-  if (cgroup?.selfEnterFiles !== undefined) plan.cgroupTasks = cgroup.selfEnterFiles();
+  const tasksFiles = cgroup?.selfEnterFiles?.() ?? [];
+  plan.cgroupTasks = tasksFiles;
   try {
     r = nativeContainer().containerSpawn(plan, kind);
   } catch (e) {
@@ -227,7 +234,9 @@ async function spawnProcess(
     // A new cgroup namespace is unshared right after "mapped": placement must be done by then.
     const placeEarly = plan.newCgroupLate;
     if (placeEarly && parentEnter !== undefined) await parentEnter(r.pid);
-    p.mapped();
+    // The v1 directories may still be being made (CgroupManager.createForSpawn).
+    if (cgroup?.whenCreated !== undefined) await cgroup.whenCreated();
+    p.mapped(tasksFiles);
     const ready = p.ready(timeoutMs);
     // A parent's cgroup v1 placement can wait for an RCU grace period: done while the
     // child sets itself up; it is complete before "ready" is awaited, so before any
@@ -297,7 +306,8 @@ export class Container {
     const cgroupsPath = opts.cgroupsPath ?? opts.spec.linux?.cgroupsPath;
     if (cgroup === undefined && cgroupsPath !== undefined && cgroupsPath !== "") {
       const m = new CgroupManager({ cgroupsPath, id: opts.id });
-      m.create();
+      // The v1 directories are made while the init is being cloned.
+      m.createForSpawn();
       cgroup = m;
       ownCgroup = true;
     }

@@ -26,7 +26,8 @@ export interface SyncMessage {
 export interface NativeContainer {
   /** Clones the process; it blocks until SYNC.MAPPED. Throws an Error with `.native`. */
   containerSpawn(plan: NativeContainerPlan, kind: number): SpawnResult;
-  containerSyncSend(sock: number, type: number): void;
+  /** Sends a record; files are opened write-only by the parent and their fds go with it. */
+  containerSyncSend(sock: number, type: number, files?: readonly string[]): void;
   containerSyncRecv(sock: number, timeoutMs: number): Promise<SyncMessage>;
   containerPidfdSignal(pidfd: number, signal: number): void;
 }

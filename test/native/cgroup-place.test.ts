@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { detectLayout } from "../../src/oci/cgroups/index.js";
+import { CgroupManager, detectLayout } from "../../src/oci/cgroups/index.js";
 import { nativeCgroup } from "../../src/oci/cgroups/native.js";
 import { Container } from "../../src/oci/container.js";
 import { openFds } from "../helpers/proc.js";
@@ -192,5 +192,33 @@ test("a v1 hierarchy the child cannot join fails create with the file, leaving n
     );
   } finally {
     rmdirSync(join(cpusetRoot, top));
+  }
+});
+
+test("cgroupMkdirsAsync makes the directories on the pool, and a failing one leaves none", async () => {
+  const dirs = roots.map((r) => join(r, top, "a/b"));
+  const made = await nativeCgroup().cgroupMkdirsAsync(
+    dirs,
+    roots.map((r) => r === cpusetRoot),
+  );
+  assert.equal(made.length, roots.length * 3);
+  for (const d of dirs) assert.ok(existsSync(d), d);
+  assert.deepEqual(
+    nativeCgroup().cgroupRmdirs([...made].reverse()),
+    made.map(() => 0),
+  );
+  await assert.rejects(
+    nativeCgroup().cgroupMkdirsAsync([...dirs, "/proc/version/x"], [...dirs.map(() => false), false]),
+    (e: Error & { errnoName?: string }) => e.errnoName === "ENOTDIR",
+  );
+  assert.deepEqual(leftDirs(), [], "no cgroup directory left in any hierarchy");
+});
+
+test("a manager destroyed while createForSpawn still runs leaves no directory", async () => {
+  for (let i = 0; i < 20; i++) {
+    const m = new CgroupManager({ cgroupsPath: `${top}/race${i}`, id: "unused" });
+    m.createForSpawn();
+    await m.destroy();
+    assert.deepEqual(leftDirs(), [], `round ${i}`);
   }
 });

@@ -11,7 +11,7 @@ import type { CgroupBackend, FreezerState, ResourceReport } from "./backend.js";
 import { CgroupError, removeTree, sleep } from "./files.js";
 import { type CgroupLayout, type CgroupMode, detectLayout, ownCgroups } from "./mode.js";
 import { type CgroupPath, hierarchyDir, parseCgroupsPath } from "./path.js";
-import { enterAll, makeDirs, removeDirs } from "./place.js";
+import { enterAll, makeDirs, makeDirsAsync, removeDirs } from "./place.js";
 import { statsV1 } from "./stats-v1.js";
 import { statsV2 } from "./stats-v2.js";
 import { V1Cgroup } from "./v1.js";
@@ -43,6 +43,8 @@ export class CgroupManager {
   /** Hybrid only: the same path in the unified hierarchy, for placement and cgroup.kill. */
   private readonly placement: V2Cgroup | undefined;
   private created: string[] = [];
+  /** The v1 half of createForSpawn while it runs on the pool. */
+  private pendingCreate: Promise<void> | undefined;
 
   constructor(opts: CgroupManagerOptions) {
     const layout = opts.layout ?? detectLayout();
@@ -88,6 +90,29 @@ export class CgroupManager {
     const backends = this.backends();
     this.created.push(...makeDirs(backends.flatMap((b) => b.createTargets())));
     for (const b of backends) b.afterCreate();
+  }
+
+  /**
+   * create() for a process about to be spawned into the cgroup: the cgroup2 directory (which
+   * CLONE_INTO_CGROUP needs) now, the v1 ones on a libuv pool thread while the caller clones;
+   * whenCreated() resolves once they exist (or rejects, having made none of them).
+   */
+  createForSpawn(): void {
+    const v1 = this.controllers instanceof V1Cgroup ? this.controllers : undefined;
+    const now = this.backends().filter((b) => b !== v1);
+    this.created.push(...makeDirs(now.flatMap((b) => b.createTargets())));
+    for (const b of now) b.afterCreate();
+    if (v1 === undefined) return;
+    this.pendingCreate = makeDirsAsync(v1.createTargets()).then((made) => {
+      this.created.push(...made);
+    });
+    // Observed by whenCreated() or destroy(); never an unhandled rejection on its own.
+    this.pendingCreate.catch(() => {});
+  }
+
+  /** Resolves once createForSpawn's directories exist. */
+  whenCreated(): Promise<void> {
+    return this.pendingCreate ?? Promise.resolve();
   }
 
   /** Directories create() made that did not exist before, outermost first. */
@@ -221,6 +246,8 @@ export class CgroupManager {
    * too when they are empty (another container may still use them).
    */
   async destroy(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    // A create still making directories would make them after the rmdirs below.
+    await this.pendingCreate?.catch(() => {});
     const deadline = Date.now() + timeoutMs;
     let first: unknown;
     // The usual case, an empty leaf in every hierarchy, is one native call; a cgroup that is

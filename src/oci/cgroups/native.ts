@@ -22,6 +22,8 @@ export interface NativeCgroup {
    * made and throws.
    */
   cgroupMkdirs(dirs: readonly string[], cpuset: readonly boolean[]): string[];
+  /** cgroupMkdirs on a libuv pool thread. */
+  cgroupMkdirsAsync(dirs: readonly string[], cpuset: readonly boolean[]): Promise<string[]>;
   /** Writes pid to every cgroup.procs file, in order; throws at the first failure. */
   cgroupEnter(procsFiles: readonly string[], pid: number): void;
   /** rmdir of every dir; the errno of each (0: removed or already absent). */
@@ -37,6 +39,7 @@ export function nativeCgroup(): NativeCgroup {
     "cgroupBpfReplace",
     "cgroupBpfCount",
     "cgroupMkdirs",
+    "cgroupMkdirsAsync",
     "cgroupEnter",
     "cgroupRmdirs",
   ]);

@@ -32,6 +32,19 @@ export function makeDirs(targets: readonly DirTarget[]): string[] {
   }
 }
 
+/** makeDirs on a libuv pool thread (the event loop and the caller's clone go on meanwhile). */
+export async function makeDirsAsync(targets: readonly DirTarget[]): Promise<string[]> {
+  if (targets.length === 0) return [];
+  try {
+    return await nativeCgroup().cgroupMkdirsAsync(
+      targets.map((t) => t.dir),
+      targets.map((t) => t.cpuset),
+    );
+  } catch (e) {
+    throw asCgroupError(e);
+  }
+}
+
 /** Moves pid (with its threads) into every cgroup whose cgroup.procs is listed. */
 export function enterAll(procsFiles: readonly string[], pid: number): void {
   if (procsFiles.length === 0) return;
