@@ -222,3 +222,25 @@ test("a manager destroyed while createForSpawn still runs leaves no directory", 
     assert.deepEqual(leftDirs(), [], `round ${i}`);
   }
 });
+
+test("with a user namespace, the init and an exec'd process still join every hierarchy", async () => {
+  const id = `userns-${process.pid}`;
+  const spec = defaultSpec(["sleep", "30"]);
+  spec.linux!.namespaces!.push({ type: "user" }, { type: "cgroup" });
+  spec.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  spec.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  const c = await Container.create({ id, bundle: bundle.dir, spec, cgroupsPath: `${top}/${id}` });
+  try {
+    await c.start();
+    const p = await c.exec({ user: { uid: 0, gid: 0 }, args: ["sleep", "30"], env: ["PATH=/bin"], cwd: "/" });
+    for (const pid of [c.init.pid, p.pid]) {
+      const where = cgroupsOf(pid);
+      for (const h of layout.v1)
+        assert.equal(where.get(h.controllers.join(",")), `${top}/${id}`, `${pid} ${h.controllers.join(",")}`);
+      if (layout.unified) assert.equal(where.get(""), `${top}/${id}`, `${pid} cgroup2`);
+    }
+  } finally {
+    await c.delete();
+  }
+  assert.deepEqual(leftDirs(), []);
+});
