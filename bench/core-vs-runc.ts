@@ -156,6 +156,9 @@ async function main(): Promise<void> {
   console.log(
     `  core without a cgroup  median ${median(bareMs).toFixed(2)} ms  ratio ${(median(bareMs) / mr).toFixed(3)}`,
   );
+  // Per iteration (the two core runs are back to back), so machine drift cancels out.
+  const share = coreMs.map((c, i) => c - (bareMs[i] ?? c));
+  console.log(`  the cgroup's share (core - without, paired)  median ${median(share).toFixed(2)} ms`);
   console.log(`  runc  median ${mr.toFixed(2)} ms  p90 ${pct(runcMs, 90).toFixed(2)} ms`);
   console.log(`  ratio core/runc ${(mc / mr).toFixed(3)}  (goal ≤ 0.25)`);
 }
