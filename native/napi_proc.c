@@ -1,7 +1,7 @@
 /* Node-API glue for plain processes, pidfds, the reaper and peer credentials.
  *
  * Exports: setSubreaper, pidfdOpen, pidfdSendSignal, spawn, closeFd, pipe,
- * peerCredentials, reaperStart, reaperDrain, reaperRef. The reaper is driven by a
+ * peerCredentials, setProcessTitle, reaperStart, reaperDrain, reaperRef. The reaper is driven by a
  * uv_signal_t on SIGCHLD in the loop of the Node process. libuv keeps its own SIGCHLD
  * watcher for child_process children and both are woken; but this reaper waits with
  * P_ALL, so a process that runs it must not use child_process (one owner of wait). */
@@ -17,6 +17,7 @@
 #include "error.h"
 #include "peercred.h"
 #include "pidfd.h"
+#include "proc_title.h"
 #include "proc_spawn.h"
 #include "reaper.h"
 
@@ -257,6 +258,33 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   NAPI_TRY(env, napi_create_uint32(env, gid, &v));
   NAPI_TRY(env, napi_set_named_property(env, obj, "gid", v));
   return obj;
+}
+
+/* setProcessTitle(name, argv | null): the thread name and /proc/self/cmdline (proc_title.c). */
+static napi_value js_set_process_title(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  napi_valuetype t;
+  struct tsshim_error err;
+  char *name = NULL;
+  char **args = NULL;
+  int argc = 0;
+  napi_value ret = NULL;
+  if (get_args(env, info, 2, argv) < 0) return NULL;
+  if ((name = dup_string(env, argv[0], "name")) == NULL) return NULL;
+  if (napi_typeof(env, argv[1], &t) != napi_ok) goto out;
+  if (t != napi_null && t != napi_undefined) {
+    if ((args = dup_strv(env, argv[1], "argv")) == NULL) goto out;
+    while (args[argc] != NULL) argc++;
+  }
+  if (tsshim_proc_set_title(name, args, argc, &err) < 0) {
+    throw_tsshim_error(env, &err);
+    goto out;
+  }
+  napi_get_undefined(env, &ret);
+out:
+  free(name);
+  free_strv(args);
+  return ret;
 }
 
 /* spawn({ file, argv, envp, cwd?, fds, setsid?, newProcessGroup?, legacyFork? }) → { pid, pidfd } */
@@ -535,6 +563,7 @@ napi_status tsshim_napi_proc_init(napi_env env, napi_value exports) {
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setProcessTitle", NULL, js_set_process_title, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperStart", NULL, js_reaper_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperDrain", NULL, js_reaper_drain, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperRef", NULL, js_reaper_ref, NULL, NULL, NULL, napi_enumerable, NULL},

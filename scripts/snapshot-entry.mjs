@@ -6,10 +6,15 @@
 import { startupSnapshot } from "node:v8";
 import { parseShimArgs } from "../dist/src/shim/args.js";
 import { runDaemon } from "../dist/src/shim/daemon.js";
+import { runSpare } from "../dist/src/shim/spare.js";
 
 // After `node --snapshot-blob B -- flags...`, argv is [node, ...flags].
 startupSnapshot.setDeserializeMainFunction(() => {
-  runDaemon(parseShimArgs(process.argv.slice(1))).catch((err) => {
+  const args = parseShimArgs(process.argv.slice(1));
+  // The launcher's spares (`spare`, `adopt`) boot from the same image as a daemon.
+  const run =
+    args.action === "spare" || args.action === "adopt" ? runSpare(args, args.action) : runDaemon(args);
+  run.catch((err) => {
     process.stderr.write(`containerd-shim-tsshim-v2: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });

@@ -5,7 +5,7 @@
 // for its own Node version; a Node upgrade without a rebuild falls back to
 // the bundle. Like the bundle, it is built aside and swapped in.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
@@ -47,6 +47,10 @@ try {
   const stderr = err instanceof Error && "stderr" in err ? String(err.stderr) : "";
   throw new Error(`snapshot build failed: ${err instanceof Error ? err.message : String(err)}\n${stderr}`);
 }
+// The spares' path to the blob (bin/containerd-shim-tsshim-v2 cannot ask Node
+// its version without starting it; a blob of another version makes the spare
+// fail to boot, and the launcher then falls back to the Node verb).
+symlinkSync(`daemon-${process.version}.blob`, `${next}/daemon.blob`);
 // (Node warns on stderr that worker_threads and tty, pino's imports, are not
 // verified in snapshots: the daemon uses neither.)
 

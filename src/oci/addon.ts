@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 /** The package root: the nearest directory above this module with package.json and native/
  * (works from src/oci, dist/src/oci and the bundle in dist/bundle). */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "native"))) return dir;

@@ -49,6 +49,8 @@ export interface NativeProc {
   /** A close-on-exec pipe: [read end, write end]. */
   pipe(): [number, number];
   peerCredentials(fd: number): PeerCredentials;
+  /** The thread name (15 bytes) and, unless argv is null, /proc/self/cmdline (PR_SET_MM_MAP). */
+  setProcessTitle(name: string, argv: readonly string[] | null): void;
   reaperStart(callback: ReaperCallback): void;
   reaperDrain(): NativeExit[];
   reaperRef(on: boolean): void;
@@ -76,6 +78,7 @@ const EXPORTS: readonly (keyof NativeProc)[] = [
   "closeFd",
   "pipe",
   "peerCredentials",
+  "setProcessTitle",
   "reaperStart",
   "reaperDrain",
   "reaperRef",

@@ -81,6 +81,13 @@ async function main(): Promise<void> {
       process.exit(0);
       break;
     }
+    case "spare":
+    case "adopt": {
+      // Started by the C launcher (native/launcher) ahead of, or for, a `start`.
+      const { runSpare } = await import("./spare.js");
+      await runSpare(args, args.action);
+      break;
+    }
     case "": {
       const { runDaemon } = await import("./daemon.js");
       await runDaemon(args);

@@ -124,9 +124,10 @@ export function writeAtomic(path: string, content: string): void {
   renameSync(tmp, path);
 }
 
-function adjustOomScore(pid: number): void {
+/** A shim is a little more killable than containerd (its parent), as containerd's own shims. */
+export function adjustOomScore(pid: number, containerdPid: number = process.ppid): void {
   try {
-    const parent = Number.parseInt(readFileSync(`/proc/${process.ppid}/oom_score_adj`, "utf8"), 10);
+    const parent = Number.parseInt(readFileSync(`/proc/${containerdPid}/oom_score_adj`, "utf8"), 10);
     const score = Math.min(1000, (Number.isFinite(parent) ? parent : 0) + 1);
     writeAtomicProc(`/proc/${pid}/oom_score_adj`, String(score));
   } catch {
@@ -169,15 +170,30 @@ export interface StartOptions {
   readonly socketDir?: string;
 }
 
-export async function startShim(args: ShimArgs, bundle: string, opts: StartOptions): Promise<StartResult> {
+export interface GroupSocket {
+  readonly path: string;
+  readonly address: string;
+}
+
+/** The socket of the shim that takes this container (its group's), its directory created. */
+export function groupSocket(
+  args: ShimArgs,
+  bundle: string,
+  env: NodeJS.ProcessEnv,
+  socketDir: string | undefined,
+): GroupSocket {
   if (args.id === "") throw new Error("start: -id is required");
   if (args.namespace === "") throw new Error("start: -namespace is required");
-  const mode = hostGrouping(process.env, (p) => readFileSync(p, "utf8"));
+  const mode = hostGrouping(env, (p) => readFileSync(p, "utf8"));
   const group = shimGroup(args.id, args.namespace, readAnnotations(bundle), mode);
-  const dir = opts.socketDir ?? process.env["TSSHIM_SOCKET_DIR"] ?? DEFAULT_SOCKET_DIR;
+  const dir = socketDir ?? env["TSSHIM_SOCKET_DIR"] ?? DEFAULT_SOCKET_DIR;
   const path = socketPath(dir, args.address, args.namespace, group);
-  const address = socketAddress(path);
   mkdirSync(dir, { recursive: true, mode: 0o711 });
+  return { path, address: socketAddress(path) };
+}
+
+export async function startShim(args: ShimArgs, bundle: string, opts: StartOptions): Promise<StartResult> {
+  const { path, address } = groupSocket(args, bundle, process.env, opts.socketDir);
 
   let server: Server | undefined;
   for (let attempt = 0; server === undefined; attempt++) {
@@ -205,7 +221,11 @@ export async function startShim(args: ShimArgs, bundle: string, opts: StartOptio
       argv0: "containerd-shim-tsshim-v2",
       detached: true,
       stdio: ["ignore", "ignore", "ignore", fd],
-      env: daemonEnvironment(process.env, { TSSHIM_SOCKET_PATH: path }),
+      env: daemonEnvironment(process.env, {
+        TSSHIM_SOCKET_PATH: path,
+        // How it booted, readable in /proc/PID/environ (as the launcher's spares have it).
+        TSSHIM_BOOT: opts.daemonArgs.includes("--snapshot-blob") ? "snapshot" : "bundle",
+      }),
     });
     const pid = child.pid;
     if (pid === undefined) throw new Error("start: failed to spawn the shim daemon");

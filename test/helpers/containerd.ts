@@ -38,6 +38,7 @@ import {
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spareSocketPath } from "../../src/shim/spare-path.js";
 import { prepareHostCgroups } from "./host-cgroups.js";
 import {
   cgroupHierarchies,
@@ -93,6 +94,8 @@ export interface StartOptions {
    * resolves), e.g. for a test that substitutes a fake shim. Empty by default.
    */
   pathPrepend?: string[];
+  /** Extra variables in containerd's environment, which its shims inherit (e.g. TSSHIM_SPARE=0). */
+  env?: Record<string, string>;
 }
 
 export interface CtrOptions {
@@ -259,6 +262,7 @@ export class Containerd {
   /** Bytes of the log already scanned for ids (see scanLog). */
   private logScanned = 0;
   private readonly pathPrepend: string[];
+  private readonly extraEnv: Record<string, string>;
 
   private constructor(dir: string, opts: StartOptions) {
     this.dir = dir;
@@ -275,6 +279,7 @@ export class Containerd {
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
     this.logLevel = opts.logLevel ?? "debug";
     this.pathPrepend = opts.pathPrepend ?? [];
+    this.extraEnv = opts.env ?? {};
   }
 
   static async start(opts: StartOptions = {}): Promise<Containerd> {
@@ -340,7 +345,7 @@ export class Containerd {
     try {
       child = spawn(CONTAINERD_BIN, ["--config", this.configPath, "--log-level", this.logLevel], {
         cwd: this.dir,
-        env: cleanEnv(this.pathPrepend),
+        env: { ...cleanEnv(this.pathPrepend), ...this.extraEnv },
         stdio: ["ignore", log, log],
         // Own process group: a ^C to the test runner does not reach it first.
         detached: true,
@@ -585,7 +590,7 @@ export class Containerd {
     for (const pid of listPids()) {
       if (pid === process.pid || pid === this.pid) continue;
       const argv = processCmdline(pid);
-      if (argv && isShimOf(argv, this.address)) mine.add(pid);
+      if (argv && (isShimOf(argv, this.address) || isSpareOf(argv, this.address))) mine.add(pid);
       const cwd = processCwd(pid);
       if (cwd?.startsWith(prefix)) mine.add(pid);
     }
@@ -638,7 +643,11 @@ export class Containerd {
         await this.removeAllContainers(n);
     }
     for (const b of this.bundles()) this.namespacesFound.add(b.ns);
-    const sockets = new Set([...this.shimSockets(), ...this.knownShimSocketPaths()]);
+    const sockets = new Set([
+      ...this.shimSockets(),
+      ...this.knownShimSocketPaths(),
+      spareSocketPath(this.address, process.env["TSSHIM_SOCKET_DIR"]),
+    ]);
     await this.terminate();
 
     const pids = this.ownedProcesses();
@@ -858,10 +867,26 @@ export async function withContainerdLog<T>(cd: Containerd, fn: () => Promise<T>,
  * `node <script> … -address …` counts too.
  */
 export function isShimOf(argv: readonly string[], address: string): boolean {
+  if (isSpareArgv(argv)) return false;
   for (let i = 0; i < argv.length - 1; i++) {
     if (argv[i] === "-address" && argv[i + 1] === address) return true;
   }
   return false;
+}
+
+/**
+ * A spare tsshim daemon (src/shim/spare.ts): booted by the launcher before a
+ * container needs it, `… -address <address> spare|adopt`. Not a shim until it
+ * takes a container (its command line then becomes a shim's); a test's leak
+ * check does not count it, stop() kills it.
+ */
+function isSpareArgv(argv: readonly string[]): boolean {
+  const verb = argv[argv.length - 1];
+  return (verb === "spare" || verb === "adopt") && argv[argv.length - 3] === "-address";
+}
+
+export function isSpareOf(argv: readonly string[], address: string): boolean {
+  return isSpareArgv(argv) && argv[argv.length - 2] === address;
 }
 
 const OVERLAYFS_SUPER_MAGIC = 0x794c7630;

@@ -23,6 +23,20 @@ export function processCmdline(pid: number): string[] | undefined {
   }
 }
 
+/** The environment a process was exec'd with (/proc/PID/environ), undefined once it is gone. */
+export function processEnviron(pid: number): Map<string, string> | undefined {
+  try {
+    const out = new Map<string, string>();
+    for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0) out.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
 export function processCwd(pid: number): string | undefined {
   try {
     return readlinkSync(`/proc/${pid}/cwd`);

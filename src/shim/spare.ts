@@ -1,0 +1,281 @@
+// A spare daemon: a shim that booted before its container existed. The C
+// launcher (native/launcher) hands it a `start` request — argv, environment,
+// bundle, stdin — and it answers as the `start` verb would: with the address
+// of the group's running shim (it stays a spare), or by becoming this
+// container's shim itself (binding the group socket, then serving the Task
+// API), which takes Node's boot off the container's critical path.
+//
+// Two modes: `spare` listens on the shared socket the launcher bound (fd 3)
+// and waits for the next start; `adopt` was started for one request (fd 3 is
+// a connected socket) and exits unless it takes the container.
+import { chmodSync, statSync, unlinkSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { join } from "node:path";
+import { packageRoot } from "../oci/addon.js";
+import { nativeProc } from "../oci/native-proc.js";
+import { canConnect } from "./address.js";
+import type { ShimArgs } from "./args.js";
+import { parseShimArgs } from "./args.js";
+import { daemonEnvironment } from "./environment.js";
+import { spareSocketPath } from "./spare-path.js";
+import {
+  decodeRequest,
+  encodeReply,
+  REQUEST_LIMIT,
+  type StartReply,
+  type StartRequest,
+} from "./spare-protocol.js";
+import { adjustOomScore, formatLegacyOutput, groupSocket, mayBeBootstrap, writeAtomic } from "./start.js";
+
+const SPARE_FD = 3;
+/** How long a spare waits for its first container before leaving (TSSHIM_SPARE_IDLE_MS). */
+const DEFAULT_IDLE_MS = 10 * 60_000;
+/** How often a shared spare checks that its socket path is still its own. */
+const PATH_CHECK_MS = 2_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+export const SPARE_NAME = "tsshim-spare";
+
+export type SpareMode = "spare" | "adopt";
+
+/** The shim's own flags, as a shim started for this container shows them in ps. */
+export function daemonCommandLine(args: ShimArgs): string[] {
+  const argv = [
+    "containerd-shim-tsshim-v2",
+    "-namespace",
+    args.namespace,
+    "-id",
+    args.id,
+    "-address",
+    args.address,
+  ];
+  if (args.publishBinary !== "") argv.push("-publish-binary", args.publishBinary);
+  if (args.debug) argv.push("-debug");
+  return argv;
+}
+
+function readAll(sock: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => reject(new Error("no complete request within 10 s")), REQUEST_TIMEOUT_MS);
+    sock.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > REQUEST_LIMIT) {
+        clearTimeout(timer);
+        reject(new Error(`request larger than ${REQUEST_LIMIT} bytes`));
+        sock.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    sock.once("end", () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    sock.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+function answer(sock: Socket, reply: StartReply): Promise<void> {
+  return new Promise((resolve) => {
+    sock.end(encodeReply(reply), () => resolve());
+    sock.once("error", () => resolve());
+  });
+}
+
+function failure(message: string): StartReply {
+  return { status: 1, adopted: false, output: Buffer.from(`containerd-shim-tsshim-v2: ${message}\n`) };
+}
+
+function socketFd(sock: Socket): number {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === "number" ? fd : -1;
+}
+
+/** What the `start` verb needs from a request that is not the argv: stdin decoded. */
+async function startInput(req: StartRequest, args: ShimArgs) {
+  if (!mayBeBootstrap(req.stdin, args.id, args.namespace)) {
+    return {
+      socketDir: undefined,
+      ttrpcAddress: undefined,
+      output: (address: string) => formatLegacyOutput(address, req.env["MAX_SHIM_VERSION"]),
+    };
+  }
+  const boot = await import("./bootstrap.js");
+  const input = boot.parseStartInput(req.stdin, args.id, args.namespace);
+  const params = input.kind === "bootstrap" ? input.params : undefined;
+  return {
+    socketDir: params?.socketDir === "" ? undefined : params?.socketDir,
+    ttrpcAddress: params?.containerdTtrpcAddress === "" ? undefined : params?.containerdTtrpcAddress,
+    output: (address: string) => boot.formatStartOutput(address, input, req.env["MAX_SHIM_VERSION"]),
+  };
+}
+
+class Spare {
+  private adopted = false;
+  private busy = Promise.resolve();
+  private closeListener: () => void = () => {};
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly booted = buildIdentity();
+
+  constructor(
+    private readonly mode: SpareMode,
+    /** The shared socket's path (mode `spare`), which the launcher bound. */
+    private readonly path: string,
+  ) {}
+
+  run(): void {
+    nativeProc().setProcessTitle(SPARE_NAME, null);
+    const fdSock =
+      this.mode === "adopt"
+        ? new Socket({ fd: SPARE_FD, readable: true, writable: true, allowHalfOpen: true })
+        : undefined;
+    if (fdSock !== undefined) {
+      this.serve(fdSock).then(() => {
+        if (!this.adopted) process.exit(0);
+      });
+      return;
+    }
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => {
+      // One request at a time: the first that adopts this process ends its spare life.
+      this.busy = this.busy.then(() => (this.adopted ? void sock.destroy() : this.serve(sock)));
+    });
+    server.listen({ fd: SPARE_FD });
+    const path = this.path;
+    const ino = inode(path);
+    const check = setInterval(() => {
+      if (ino === undefined || inode(path) !== ino) this.leave();
+    }, PATH_CHECK_MS);
+    check.unref();
+    this.closeListener = () => {
+      clearInterval(check);
+      clearTimeout(this.idleTimer);
+      if (ino !== undefined && inode(path) === ino) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // gone already
+        }
+      }
+      server.close();
+    };
+    const idleMs = Number.parseInt(process.env["TSSHIM_SPARE_IDLE_MS"] ?? "", 10);
+    this.idleTimer = setTimeout(
+      () => this.leave(),
+      Number.isFinite(idleMs) && idleMs > 0 ? idleMs : DEFAULT_IDLE_MS,
+    );
+  }
+
+  private leave(): void {
+    if (this.adopted) return;
+    this.closeListener();
+    process.exit(0);
+  }
+
+  private async serve(sock: Socket): Promise<void> {
+    sock.on("error", () => {});
+    const fd = socketFd(sock);
+    try {
+      const peer = nativeProc().peerCredentials(fd);
+      const me = process.getuid?.() ?? 0;
+      if (peer.uid !== 0 && peer.uid !== me) {
+        await answer(sock, failure(`spare: peer uid ${peer.uid} may not start shims`));
+        return;
+      }
+    } catch (err) {
+      await answer(sock, failure(`spare: cannot read the peer's credentials: ${String(err)}`));
+      return;
+    }
+    if (buildIdentity() !== this.booted) {
+      // Installed code changed since this spare booted: no answer makes the
+      // launcher start a fresh one for this request, and this one leaves.
+      sock.destroy();
+      if (!this.adopted) this.leave();
+      return;
+    }
+    let req: StartRequest;
+    try {
+      req = decodeRequest(await readAll(sock));
+    } catch (err) {
+      await answer(sock, failure(`spare: bad request: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
+    const reply = await this.take(req).catch((err: unknown) =>
+      failure(err instanceof Error ? err.message : String(err)),
+    );
+    await answer(sock, reply);
+  }
+
+  /** The `start` verb for this request, run here. */
+  private async take(req: StartRequest): Promise<StartReply> {
+    const args = parseShimArgs(req.argv.slice(1));
+    if (args.action !== "start")
+      throw new Error(`spare: only start is handed to a spare, not ${JSON.stringify(args.action)}`);
+    const env = daemonEnvironment(req.env);
+    const input = await startInput(req, args);
+    const { path, address } = groupSocket(args, req.cwd, env, input.socketDir);
+    if (await canConnect(path)) {
+      // The group's shim runs: it takes this container, and we stay spare.
+      writeAtomic(join(req.cwd, "address"), address);
+      return { status: 0, adopted: false, output: input.output(address) };
+    }
+    // This process becomes the container's shim: no other start may use it now.
+    this.adopted = true;
+    this.closeListener();
+    process.chdir(req.cwd);
+    for (const k of Object.keys(process.env)) delete process.env[k];
+    Object.assign(process.env, env, { TSSHIM_SOCKET_PATH: path });
+    if (input.ttrpcAddress !== undefined) process.env["TTRPC_ADDRESS"] = input.ttrpcAddress;
+    const daemonArgs = parseShimArgs([...daemonCommandLine(args).slice(1)]);
+    try {
+      nativeProc().setProcessTitle("containerd-shim", daemonCommandLine(args));
+    } catch {
+      // Without CAP_SYS_RESOURCE ps keeps showing the spare's flags; the shim works the same.
+    }
+    const { runDaemon } = await import("./daemon.js");
+    await runDaemon(daemonArgs, { path });
+    // Only root reaches it (as a socket handed over by the Node verb).
+    chmodSync(path, 0o600);
+    writeAtomic(join(req.cwd, "shim.pid"), String(process.pid));
+    writeAtomic(join(req.cwd, "address"), address);
+    adjustOomScore(process.pid, req.parentPid > 0 ? req.parentPid : process.ppid);
+    return { status: 0, adopted: true, output: input.output(address) };
+  }
+}
+
+/**
+ * The code a spare booted with: the bundle, the snapshot and the addon
+ * (`npm run build` swaps them in with renames, so a new build is a new inode).
+ * A spare must not serve a container with code older than the installed one.
+ */
+function buildIdentity(): string {
+  const root = packageRoot();
+  return ["dist/bundle/main.mjs", "dist/snapshot/daemon.blob", "build/Release/tsshim_native.node"]
+    .map((f) => {
+      try {
+        const st = statSync(join(root, f));
+        return `${st.ino}:${st.mtimeMs}`;
+      } catch {
+        return "-";
+      }
+    })
+    .join(",");
+}
+
+function inode(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runSpare(args: ShimArgs, mode: SpareMode): Promise<void> {
+  // Everything a shim needs is loaded now, before any container waits for it.
+  await import("./daemon.js");
+  await import("./bootstrap.js");
+  new Spare(mode, spareSocketPath(args.address, process.env["TSSHIM_SOCKET_DIR"])).run();
+}

@@ -1,0 +1,204 @@
+// The spare daemon: `start` is answered by a shim that booted before its
+// container (native/launcher + src/shim/spare.ts). What an operator sees: the
+// next container's shim is the spare that was waiting, with a shim's command
+// line; a new spare replaces it; a container joining a running group leaves
+// the spare alone; a dead or stale spare, garbage on its socket, an idle
+// timeout or TSSHIM_SPARE=0 never cost a container its start.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { spareSocketPath } from "../../src/shim/spare-path.js";
+import { decodeReply } from "../../src/shim/spare-protocol.js";
+import { type Containerd, isShimOf, isSpareOf, startContainerd } from "../helpers/containerd.js";
+import { importBusyboxImage } from "../helpers/image.js";
+import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { listPids, processCmdline, sleep } from "../helpers/proc.js";
+
+let cd: Containerd;
+let image: string;
+let snapshot: LeakSnapshot;
+
+before(async () => {
+  cd = await startContainerd();
+  image = await importBusyboxImage(cd);
+  snapshot = takeLeakSnapshot(cd);
+});
+
+after(async () => {
+  await cd?.stop();
+});
+
+function sparePids(of: Containerd = cd): number[] {
+  return listPids().filter((p) => isSpareOf(processCmdline(p) ?? [], of.address));
+}
+
+/** Waits until exactly one spare listens (the launcher starts it after a start). */
+async function oneSpare(of: Containerd = cd): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const pids = sparePids(of);
+    // Ready once booted: it names itself then.
+    if (pids.length === 1 && existsSync(spareSocketPath(of.address)) && comm(pids[0]!) === "tsshim-spare")
+      return pids[0]!;
+    await sleep(25);
+  }
+  throw new Error(`expected one spare, found ${JSON.stringify(sparePids(of))}`);
+}
+
+function bundleFile(of: Containerd, id: string, file: string): string {
+  return readFileSync(join(of.state, "io.containerd.runtime.v2.task", of.namespace, id, file), "utf8");
+}
+
+function shimPid(of: Containerd, id: string): number {
+  return Number.parseInt(bundleFile(of, id, "shim.pid"), 10);
+}
+
+function comm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function runDetached(id: string, annotations: string[] = [], of: Containerd = cd): Promise<void> {
+  const flags = annotations.flatMap((a) => ["--annotation", a]);
+  const r = await of.ctr(["run", "-d", ...of.runtimeFlags("tsshim"), ...flags, image, id, "sleep", "3600"]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+async function remove(id: string, of: Containerd = cd): Promise<void> {
+  await of.ctr(["task", "kill", "-a", "-s", "SIGKILL", id]).catch(() => undefined);
+  for (let i = 0; i < 100; i++) {
+    const r = await of.ctr(["task", "rm", id]);
+    if (r.code === 0 || /not found/.test(r.stderr)) break;
+    await sleep(50);
+  }
+  await of.ctr(["container", "rm", id]);
+}
+
+test("the next container's shim is the spare that was waiting, and a new spare replaces it", async () => {
+  await runDetached("first");
+  const spare = await oneSpare();
+  await runDetached("second");
+  try {
+    assert.equal(shimPid(cd, "second"), spare, "the waiting spare took the container");
+    const argv = processCmdline(spare) ?? [];
+    assert.ok(isShimOf(argv, cd.address), argv.join(" "));
+    assert.deepEqual(argv.slice(0, 5), [
+      "containerd-shim-tsshim-v2",
+      "-namespace",
+      cd.namespace,
+      "-id",
+      "second",
+    ]);
+    assert.equal(comm(spare), "containerd-shim");
+    const next = await oneSpare();
+    assert.notEqual(next, spare);
+    const exec = await cd.ctr(["task", "exec", "--exec-id", "e1", "second", "echo", "from-spare"]);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout, "from-spare\n");
+  } finally {
+    await remove("second");
+    await remove("first");
+  }
+  await assertNoLeaks(snapshot);
+});
+
+test("a container that joins its group's running shim leaves the spare waiting", async () => {
+  await runDetached("g1", ["io.tsshim.group=spare-test"]);
+  const spare = await oneSpare();
+  await runDetached("g2", ["io.tsshim.group=spare-test"]);
+  try {
+    assert.equal(bundleFile(cd, "g2", "address"), bundleFile(cd, "g1", "address"), "one shim for the group");
+    assert.deepEqual(sparePids(), [spare], "the spare is still the spare");
+  } finally {
+    await remove("g2");
+    await remove("g1");
+  }
+  await assertNoLeaks(snapshot);
+});
+
+test("a spare killed with SIGKILL: the next start still works and a new spare takes its socket", async () => {
+  const spare = await oneSpare();
+  process.kill(spare, "SIGKILL");
+  for (let i = 0; i < 100 && processCmdline(spare) !== undefined; i++) await sleep(20);
+  assert.ok(existsSync(spareSocketPath(cd.address)), "its socket file stays behind");
+  const r = await cd.ctr(["run", "--rm", ...cd.runtimeFlags("tsshim"), image, "after-kill", "echo", "ok"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "ok\n");
+  const next = await oneSpare();
+  assert.notEqual(next, spare);
+  await assertNoLeaks(snapshot);
+});
+
+function talkToSpare(bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(spareSocketPath(cd.address));
+    const chunks: Buffer[] = [];
+    sock.on("data", (c: Buffer) => chunks.push(c));
+    sock.once("error", reject);
+    sock.once("close", () => resolve(Buffer.concat(chunks)));
+    sock.end(bytes);
+  });
+}
+
+test("garbage on the spare's socket gets an error answer and the spare keeps serving", async () => {
+  const spare = await oneSpare();
+  const reply = decodeReply(await talkToSpare(Buffer.from([0x5a, 5, 0, 0, 0, ...Buffer.from("hello")])));
+  assert.equal(reply.status, 1);
+  assert.equal(reply.adopted, false);
+  assert.match(Buffer.from(reply.output).toString(), /bad request: unknown record tag "Z"/);
+  const truncated = decodeReply(await talkToSpare(Buffer.from([0x41, 0xff, 0, 0, 0, 0x61, 0x62])));
+  assert.match(Buffer.from(truncated.output).toString(), /claims 255 bytes/);
+  assert.deepEqual(sparePids(), [spare]);
+  await runDetached("after-garbage");
+  try {
+    assert.equal(shimPid(cd, "after-garbage"), spare);
+  } finally {
+    await remove("after-garbage");
+  }
+  await oneSpare();
+  await assertNoLeaks(snapshot);
+});
+
+test("a spare not used within TSSHIM_SPARE_IDLE_MS leaves and removes its socket", async () => {
+  const idle = await startContainerd({ env: { TSSHIM_SPARE_IDLE_MS: "1500" } });
+  try {
+    const img = await importBusyboxImage(idle);
+    const r = await idle.ctr(["run", "--rm", ...idle.runtimeFlags("tsshim"), img, "idle-1", "true"]);
+    assert.equal(r.code, 0, r.stderr);
+    const spare = await oneSpare(idle);
+    const path = spareSocketPath(idle.address);
+    assert.equal(statSync(path).mode & 0o777, 0o600, "only root may talk to a spare");
+    for (let i = 0; i < 200 && processCmdline(spare) !== undefined; i++) await sleep(25);
+    assert.equal(processCmdline(spare), undefined, "the idle spare exited");
+    assert.equal(existsSync(path), false, "and removed its socket");
+  } finally {
+    await idle.stop();
+  }
+});
+
+test("TSSHIM_SPARE=0: start runs the Node verb and no spare is made", async () => {
+  const plain = await startContainerd({ env: { TSSHIM_SPARE: "0" } });
+  try {
+    const img = await importBusyboxImage(plain);
+    const r = await plain.ctr([
+      "run",
+      "--rm",
+      ...plain.runtimeFlags("tsshim"),
+      img,
+      "plain-1",
+      "echo",
+      "plain",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "plain\n");
+    await sleep(300);
+    assert.deepEqual(sparePids(plain), []);
+    assert.equal(existsSync(spareSocketPath(plain.address)), false);
+  } finally {
+    await plain.stop();
+  }
+});
