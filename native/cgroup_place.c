@@ -131,6 +131,18 @@ fail:
   return -1;
 }
 
+int tsshim_cgroup_open_all(const char *const *files, size_t n, int *fds, struct tsshim_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    fds[i] = open(files[i], O_WRONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      tsshim_error_errno(err, "cgroup enter", "open", NULL, files[i]);
+      while (i-- > 0) close(fds[i]);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int tsshim_cgroup_enter(const char *const *procs_files, size_t n, int pid, struct tsshim_error *err) {
   char text[16];
   int len = snprintf(text, sizeof text, "%d", pid);

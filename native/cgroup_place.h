@@ -24,6 +24,9 @@ int tsshim_cgroup_mkdirs(const char *const *dirs, const int *cpuset, size_t n, s
 
 void tsshim_cgroup_made_free(struct tsshim_cgroup_made *made);
 
+/* Opens every file write-only (O_CLOEXEC) into fds[i]; on failure closes what it opened. */
+int tsshim_cgroup_open_all(const char *const *files, size_t n, int *fds, struct tsshim_error *err);
+
 /* Writes pid to every cgroup.procs file in order; stops at the first failure. */
 int tsshim_cgroup_enter(const char *const *procs_files, size_t n, int pid, struct tsshim_error *err);
 

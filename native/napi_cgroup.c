@@ -6,7 +6,8 @@
  * cgroupBpfReplace(cgroupDir, insns: Uint8Array) -> old programs detached,
  * cgroupBpfCount(cgroupDir) -> device programs attached,
  * cgroupMkdirs(dirs, cpuset: boolean[]) -> directories made (outermost first),
- * cgroupMkdirsAsync(dirs, cpuset) -> Promise of the same, made on a libuv pool thread,
+ * cgroupPrepareAsync(dirs, cpuset, files) -> Promise<{made, fds}>: the same mkdirs, then the
+ *   files opened write-only, on a libuv pool thread (the fds belong to the caller),
  * cgroupEnter(procsFiles, pid), cgroupRmdirs(dirs) -> errno per dir (0: gone). */
 #include <errno.h>
 #include <stdint.h>
@@ -268,70 +269,92 @@ static napi_value cg_mkdirs(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* The same on the libuv pool: a container's v1 directories are made while its process is
- * being cloned (the clone needs only the cgroup2 one). */
-struct mkdirs_work {
+/* On the libuv pool: make the directories still missing, then open the v1 tasks files a new
+ * process joins (the fds go with its "mapped"), while the caller clones that process. */
+struct prepare_work {
   napi_async_work work;
   napi_deferred deferred;
-  char **dirs;
-  int *cpuset;
-  size_t n;
+  char **dirs, **files;
+  int *cpuset, *fds;
+  size_t n_dirs, n_files;
   struct tsshim_cgroup_made made;
   struct tsshim_error err;
   int rc;
 };
 
-static void mkdirs_execute(napi_env env, void *data) {
-  (void)env;
-  struct mkdirs_work *w = data;
-  w->rc = tsshim_cgroup_mkdirs((const char *const *)w->dirs, w->cpuset, w->n, &w->made, &w->err);
-}
-
-static void mkdirs_complete(napi_env env, napi_status status, void *data) {
-  struct mkdirs_work *w = data;
-  if (status != napi_ok && w->rc == 0) {
-    /* Cancelled before it ran: nothing was made. */
-    w->rc = -1;
-    tsshim_error_set(&w->err, ECANCELED, "cgroup create", "mkdir", NULL, NULL);
-  }
-  if (w->rc < 0) {
-    napi_reject_deferred(env, w->deferred, tsshim_napi_error_value(env, &w->err));
-  } else {
-    napi_value out = NULL;
-    napi_create_array_with_length(env, w->made.n, &out);
-    for (size_t i = 0; i < w->made.n; i++) {
-      napi_value v;
-      if (napi_create_string_utf8(env, w->made.dirs[i], NAPI_AUTO_LENGTH, &v) == napi_ok)
-        napi_set_element(env, out, (uint32_t)i, v);
-    }
-    napi_resolve_deferred(env, w->deferred, out);
-  }
-  napi_delete_async_work(env, w->work);
+static void prepare_free(struct prepare_work *w) {
   tsshim_cgroup_made_free(&w->made);
-  string_list_free(w->dirs, w->n);
+  string_list_free(w->dirs, w->n_dirs);
+  string_list_free(w->files, w->n_files);
   free(w->cpuset);
+  free(w->fds);
   free(w);
 }
 
-static napi_value cg_mkdirs_async(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return throw_type(env, "cgroupMkdirsAsync(dirs, cpuset)");
-  struct mkdirs_work *w = calloc(1, sizeof *w);
+static void prepare_execute(napi_env env, void *data) {
+  (void)env;
+  struct prepare_work *w = data;
+  w->rc = tsshim_cgroup_mkdirs((const char *const *)w->dirs, w->cpuset, w->n_dirs, &w->made, &w->err);
+  if (w->rc == 0 && tsshim_cgroup_open_all((const char *const *)w->files, w->n_files, w->fds, &w->err) < 0) {
+    /* Nothing stays behind a failure: the directories this call made go too. */
+    for (size_t i = w->made.n; i-- > 0;) rmdir(w->made.dirs[i]);
+    w->rc = -1;
+  }
+}
+
+static void prepare_complete(napi_env env, napi_status status, void *data) {
+  struct prepare_work *w = data;
+  if (status != napi_ok && w->rc == 0) {
+    /* Cancelled before it ran: nothing was made or opened. */
+    w->rc = -1;
+    tsshim_error_set(&w->err, ECANCELED, "cgroup create", "mkdir", NULL, NULL);
+  }
+  napi_value out = NULL, made = NULL, fds = NULL;
+  if (w->rc == 0 && napi_create_object(env, &out) == napi_ok &&
+      napi_create_array_with_length(env, w->made.n, &made) == napi_ok &&
+      napi_create_array_with_length(env, w->n_files, &fds) == napi_ok) {
+    for (size_t i = 0; i < w->made.n; i++) {
+      napi_value v;
+      if (napi_create_string_utf8(env, w->made.dirs[i], NAPI_AUTO_LENGTH, &v) == napi_ok)
+        napi_set_element(env, made, (uint32_t)i, v);
+    }
+    for (size_t i = 0; i < w->n_files; i++) {
+      napi_value v;
+      if (napi_create_int32(env, w->fds[i], &v) == napi_ok) napi_set_element(env, fds, (uint32_t)i, v);
+    }
+    napi_set_named_property(env, out, "made", made);
+    napi_set_named_property(env, out, "fds", fds);
+    napi_resolve_deferred(env, w->deferred, out);
+  } else {
+    if (w->rc == 0) {
+      for (size_t i = 0; i < w->n_files; i++) close(w->fds[i]);
+      tsshim_error_set(&w->err, ENOMEM, "cgroup create", "", "result", NULL);
+    }
+    napi_reject_deferred(env, w->deferred, tsshim_napi_error_value(env, &w->err));
+  }
+  napi_delete_async_work(env, w->work);
+  prepare_free(w);
+}
+
+static napi_value cg_prepare_async(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return throw_type(env, "cgroupPrepareAsync(dirs, cpuset, files)");
+  struct prepare_work *w = calloc(1, sizeof *w);
   if (w == NULL) {
-    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupMkdirsAsync: out of memory");
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupPrepareAsync: out of memory");
     return NULL;
   }
-  w->dirs = string_list(env, argv[0], &w->n);
+  w->dirs = string_list(env, argv[0], &w->n_dirs);
+  w->files = string_list(env, argv[2], &w->n_files);
   uint32_t flags_len = 0;
-  w->cpuset = calloc(w->n ? w->n : 1, sizeof *w->cpuset);
-  if (w->dirs == NULL || w->cpuset == NULL || napi_get_array_length(env, argv[1], &flags_len) != napi_ok ||
-      flags_len != w->n) {
-    string_list_free(w->dirs, w->n);
-    free(w->cpuset);
-    free(w);
-    return throw_type(env, "dirs must be a string[] and cpuset a boolean[] as long");
+  w->cpuset = calloc(w->n_dirs ? w->n_dirs : 1, sizeof *w->cpuset);
+  w->fds = calloc(w->n_files ? w->n_files : 1, sizeof *w->fds);
+  if (w->dirs == NULL || w->files == NULL || w->cpuset == NULL || w->fds == NULL ||
+      napi_get_array_length(env, argv[1], &flags_len) != napi_ok || flags_len != w->n_dirs) {
+    prepare_free(w);
+    return throw_type(env, "dirs and files must be string[] and cpuset a boolean[] as long as dirs");
   }
   for (uint32_t i = 0; i < flags_len; i++) {
     napi_value v;
@@ -340,14 +363,12 @@ static napi_value cg_mkdirs_async(napi_env env, napi_callback_info info) {
     w->cpuset[i] = b;
   }
   napi_value promise, name;
-  napi_create_string_utf8(env, "tsshim:cgroupMkdirs", NAPI_AUTO_LENGTH, &name);
+  napi_create_string_utf8(env, "tsshim:cgroupPrepare", NAPI_AUTO_LENGTH, &name);
   if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, mkdirs_execute, mkdirs_complete, w, &w->work) != napi_ok ||
+      napi_create_async_work(env, NULL, name, prepare_execute, prepare_complete, w, &w->work) != napi_ok ||
       napi_queue_async_work(env, w->work) != napi_ok) {
-    string_list_free(w->dirs, w->n);
-    free(w->cpuset);
-    free(w);
-    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupMkdirsAsync: cannot queue the work");
+    prepare_free(w);
+    napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupPrepareAsync: cannot queue the work");
     return NULL;
   }
   return promise;
@@ -407,7 +428,7 @@ napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports) {
              {"cgroupBpfReplace", bpf_replace},
              {"cgroupBpfCount", bpf_count},
              {"cgroupMkdirs", cg_mkdirs},
-             {"cgroupMkdirsAsync", cg_mkdirs_async},
+             {"cgroupPrepareAsync", cg_prepare_async},
              {"cgroupEnter", cg_enter},
              {"cgroupRmdirs", cg_rmdirs}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

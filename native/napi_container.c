@@ -458,8 +458,9 @@ out:
 }
 
 /* syncSend(sock, type) */
-/* syncSend(sock, type, files?): files are opened here, write-only with our credentials (the
- * kernel checks the opener's for a cgroup v1 tasks write), and go with the message. */
+/* syncSend(sock, type, files?): each entry of files is a path, opened here write-only with our
+ * credentials (the kernel checks the opener's for a cgroup v1 tasks write) and closed after,
+ * or an fd the caller opened and keeps; they all go with the message, in order. */
 static napi_value js_sync_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -470,6 +471,7 @@ static napi_value js_sync_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int fds[TSSHIM_SYNC_MAX_FDS];
+  int opened[TSSHIM_SYNC_MAX_FDS];
   size_t n = 0;
   struct tsshim_error err;
   memset(&err, 0, sizeof err);
@@ -483,12 +485,20 @@ static napi_value js_sync_send(napi_env env, napi_callback_info info) {
     }
     for (uint32_t k = 0; k < len && !failed; k++) {
       napi_value e;
+      napi_valuetype t = napi_undefined;
       char path[4096];
       size_t plen = 0;
-      if (napi_get_element(env, argv[2], k, &e) != napi_ok ||
-          napi_get_value_string_utf8(env, e, path, sizeof path, &plen) != napi_ok || plen + 1 >= sizeof path) {
+      int32_t given = -1;
+      if (napi_get_element(env, argv[2], k, &e) != napi_ok || napi_typeof(env, e, &t) != napi_ok) t = napi_undefined;
+      if (t == napi_number && napi_get_value_int32(env, e, &given) == napi_ok && given >= 0) {
+        opened[n] = 0;
+        fds[n++] = given;
+        continue;
+      }
+      if (t != napi_string || napi_get_value_string_utf8(env, e, path, sizeof path, &plen) != napi_ok ||
+          plen + 1 >= sizeof path) {
         failed = 1;
-        tsshim_error_set(&err, EINVAL, "cgroup enter", "open", "not a path", NULL);
+        tsshim_error_set(&err, EINVAL, "cgroup enter", "open", "not a path or an fd", NULL);
         break;
       }
       int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -497,6 +507,7 @@ static napi_value js_sync_send(napi_env env, napi_callback_info info) {
         tsshim_error_errno(&err, "cgroup enter", "open", NULL, path);
         break;
       }
+      opened[n] = 1;
       fds[n++] = fd;
     }
   }
@@ -504,7 +515,8 @@ static napi_value js_sync_send(napi_env env, napi_callback_info info) {
     failed = 1;
     tsshim_error_errno(&err, "sync channel", "sendmsg", NULL, NULL);
   }
-  for (size_t k = 0; k < n; k++) close(fds[k]);
+  for (size_t k = 0; k < n; k++)
+    if (opened[k]) close(fds[k]);
   if (failed) throw_native(env, &err);
   return NULL;
 }

@@ -36,8 +36,12 @@ export interface CgroupPlacement {
    * waits for an RCU grace period (0.5-10 ms measured here).
    */
   selfEnterFiles?(): string[];
-  /** Resolves once every directory exists (a create still running while the process is cloned). */
-  whenCreated?(): Promise<void>;
+  /**
+   * The fds of selfEnterFiles(), opened (after any directory still to make) on a libuv thread
+   * while the process is cloned; the caller closes them. Without it the paths are opened
+   * when "mapped" is sent.
+   */
+  openTasks?(): Promise<number[]>;
   /** Signals every process of the cgroup. */
   kill?(signal: number): void | Promise<void>;
   destroy(): void | Promise<void>;
@@ -139,9 +143,9 @@ export class ContainerProcess {
 
   /**
    * The parent's part before the child goes on: it has been mapped and placed, or gets the
-   * cgroup v1 tasks files to join (opened here, sent with the message).
+   * cgroup v1 tasks files to join (fds, or paths opened here), sent with the message.
    */
-  mapped(tasksFiles: readonly string[] = []): void {
+  mapped(tasksFiles: readonly (string | number)[] = []): void {
     try {
       nativeContainer().containerSyncSend(this.sock, SYNC.MAPPED, tasksFiles);
     } catch (e) {
@@ -219,9 +223,12 @@ async function spawnProcess(
   let r: { pid: number; pidfd: number; sock: number };
   const tasksFiles = cgroup?.selfEnterFiles?.() ?? [];
   plan.cgroupTasks = tasksFiles;
+  // Started before the clone so the directories and opens overlap it.
+  const tasks = tasksFiles.length > 0 ? new TasksFds(cgroup?.openTasks?.()) : undefined;
   try {
     r = nativeContainer().containerSpawn(plan, kind);
   } catch (e) {
+    await tasks?.release();
     throw fromNativeThrow(e);
   }
   const p = new ContainerProcess(r.pid, r.pidfd, r.sock, watchExit(r.pid, r.pidfd));
@@ -234,9 +241,14 @@ async function spawnProcess(
     // A new cgroup namespace is unshared right after "mapped": placement must be done by then.
     const placeEarly = plan.newCgroupLate;
     if (placeEarly && parentEnter !== undefined) await parentEnter(r.pid);
-    // The v1 directories may still be being made (CgroupManager.createForSpawn).
-    if (cgroup?.whenCreated !== undefined) await cgroup.whenCreated();
-    p.mapped(tasksFiles);
+    if (tasks !== undefined) {
+      const fds = await tasks.take();
+      try {
+        p.mapped(fds ?? tasksFiles);
+      } finally {
+        await tasks.release();
+      }
+    } else p.mapped();
     const ready = p.ready(timeoutMs);
     // A parent's cgroup v1 placement can wait for an RCU grace period: done while the
     // child sets itself up; it is complete before "ready" is awaited, so before any
@@ -250,9 +262,31 @@ async function spawnProcess(
     await ready;
     return p;
   } catch (e) {
+    await tasks?.release();
     await p.destroy();
     if (p.consoleMaster !== undefined) closeQuietly(p.consoleMaster);
     throw e;
+  }
+}
+
+/** The pre-opened tasks fds of one spawn: whatever path the spawn takes, they are closed once. */
+class TasksFds {
+  private released = false;
+  constructor(private readonly opening: Promise<number[]> | undefined) {
+    // Observed by take() or release(); never an unhandled rejection on its own.
+    opening?.catch(() => {});
+  }
+
+  /** The fds, or undefined when the placement opens none (the paths are sent instead). */
+  async take(): Promise<number[] | undefined> {
+    return this.opening === undefined ? undefined : await this.opening;
+  }
+
+  async release(): Promise<void> {
+    if (this.released || this.opening === undefined) return;
+    this.released = true;
+    const fds = await this.opening.catch((): number[] => []);
+    for (const fd of fds) closeQuietly(fd);
   }
 }
 

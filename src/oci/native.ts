@@ -26,8 +26,11 @@ export interface SyncMessage {
 export interface NativeContainer {
   /** Clones the process; it blocks until SYNC.MAPPED. Throws an Error with `.native`. */
   containerSpawn(plan: NativeContainerPlan, kind: number): SpawnResult;
-  /** Sends a record; files are opened write-only by the parent and their fds go with it. */
-  containerSyncSend(sock: number, type: number, files?: readonly string[]): void;
+  /**
+   * Sends a record with fds: a path is opened write-only here (and closed after), a number is
+   * an fd the caller keeps.
+   */
+  containerSyncSend(sock: number, type: number, files?: readonly (string | number)[]): void;
   containerSyncRecv(sock: number, timeoutMs: number): Promise<SyncMessage>;
   containerPidfdSignal(pidfd: number, signal: number): void;
 }

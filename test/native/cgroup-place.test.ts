@@ -3,7 +3,7 @@
 // real hierarchies (hybrid: v1 controllers + cgroup2 at /sys/fs/cgroup/unified).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupManager, detectLayout } from "../../src/oci/cgroups/index.js";
@@ -195,32 +195,54 @@ test("a v1 hierarchy the child cannot join fails create with the file, leaving n
   }
 });
 
-test("cgroupMkdirsAsync makes the directories on the pool, and a failing one leaves none", async () => {
+test("cgroupPrepareAsync makes the directories and opens the files on the pool; a failure leaves nothing", async () => {
   const dirs = roots.map((r) => join(r, top, "a/b"));
-  const made = await nativeCgroup().cgroupMkdirsAsync(
+  const tasks = layout.v1.map((h) => join(h.mountpoint, top, "a/b/tasks"));
+  const fds = openFds();
+  const r = await nativeCgroup().cgroupPrepareAsync(
     dirs,
-    roots.map((r) => r === cpusetRoot),
+    roots.map((root) => root === cpusetRoot),
+    tasks,
   );
-  assert.equal(made.length, roots.length * 3);
-  for (const d of dirs) assert.ok(existsSync(d), d);
+  assert.equal(r.made.length, roots.length * 3);
   assert.deepEqual(
-    nativeCgroup().cgroupRmdirs([...made].reverse()),
-    made.map(() => 0),
+    r.fds.map((fd) => readlinkSync(`/proc/self/fd/${fd}`)),
+    tasks,
   );
+  for (const fd of r.fds) closeSync(fd);
+  assert.deepEqual(
+    nativeCgroup().cgroupRmdirs([...r.made].reverse()),
+    r.made.map(() => 0),
+  );
+  // A directory that cannot be made, then a file that cannot be opened.
   await assert.rejects(
-    nativeCgroup().cgroupMkdirsAsync([...dirs, "/proc/version/x"], [...dirs.map(() => false), false]),
+    nativeCgroup().cgroupPrepareAsync([...dirs, "/proc/version/x"], [...dirs.map(() => false), false], []),
     (e: Error & { errnoName?: string }) => e.errnoName === "ENOTDIR",
   );
+  await assert.rejects(
+    nativeCgroup().cgroupPrepareAsync(
+      dirs,
+      dirs.map(() => false),
+      [...tasks, join(roots[0]!, top, "a/b/no-such-file")],
+    ),
+    (e: Error & { errnoName?: string; step?: string }) =>
+      e.errnoName === "ENOENT" && e.step === "cgroup enter",
+  );
   assert.deepEqual(leftDirs(), [], "no cgroup directory left in any hierarchy");
+  assert.deepEqual(openFds(), fds, "no fd left");
 });
 
-test("a manager destroyed while createForSpawn still runs leaves no directory", async () => {
+test("a manager destroyed while its deferred create still runs leaves no directory", async () => {
+  const fds = openFds();
   for (let i = 0; i < 20; i++) {
     const m = new CgroupManager({ cgroupsPath: `${top}/race${i}`, id: "unused" });
     m.createForSpawn();
+    const opening = m.openTasks();
     await m.destroy();
+    for (const fd of await opening) closeSync(fd);
     assert.deepEqual(leftDirs(), [], `round ${i}`);
   }
+  assert.deepEqual(openFds(), fds, "no fd left");
 });
 
 test("with a user namespace, the init and an exec'd process still join every hierarchy", async () => {

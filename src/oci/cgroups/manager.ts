@@ -11,7 +11,7 @@ import type { CgroupBackend, FreezerState, ResourceReport } from "./backend.js";
 import { CgroupError, removeTree, sleep } from "./files.js";
 import { type CgroupLayout, type CgroupMode, detectLayout, ownCgroups } from "./mode.js";
 import { type CgroupPath, hierarchyDir, parseCgroupsPath } from "./path.js";
-import { enterAll, makeDirs, makeDirsAsync, removeDirs } from "./place.js";
+import { type DirTarget, enterAll, makeDirs, prepareAsync, removeDirs } from "./place.js";
 import { statsV1 } from "./stats-v1.js";
 import { statsV2 } from "./stats-v2.js";
 import { V1Cgroup } from "./v1.js";
@@ -43,8 +43,10 @@ export class CgroupManager {
   /** Hybrid only: the same path in the unified hierarchy, for placement and cgroup.kill. */
   private readonly placement: V2Cgroup | undefined;
   private created: string[] = [];
-  /** The v1 half of createForSpawn while it runs on the pool. */
-  private pendingCreate: Promise<void> | undefined;
+  /** The v1 directories createForSpawn left to openTasks. */
+  private deferred: DirTarget[] | undefined;
+  /** openTasks while it runs on the pool. */
+  private pending: Promise<void> | undefined;
 
   constructor(opts: CgroupManagerOptions) {
     const layout = opts.layout ?? detectLayout();
@@ -94,25 +96,35 @@ export class CgroupManager {
 
   /**
    * create() for a process about to be spawned into the cgroup: the cgroup2 directory (which
-   * CLONE_INTO_CGROUP needs) now, the v1 ones on a libuv pool thread while the caller clones;
-   * whenCreated() resolves once they exist (or rejects, having made none of them).
+   * CLONE_INTO_CGROUP needs) now; the v1 ones are made by openTasks(), on a libuv pool thread
+   * while the caller clones.
    */
   createForSpawn(): void {
     const v1 = this.controllers instanceof V1Cgroup ? this.controllers : undefined;
     const now = this.backends().filter((b) => b !== v1);
     this.created.push(...makeDirs(now.flatMap((b) => b.createTargets())));
     for (const b of now) b.afterCreate();
-    if (v1 === undefined) return;
-    this.pendingCreate = makeDirsAsync(v1.createTargets()).then((made) => {
-      this.created.push(...made);
-    });
-    // Observed by whenCreated() or destroy(); never an unhandled rejection on its own.
-    this.pendingCreate.catch(() => {});
+    this.deferred = v1?.createTargets();
   }
 
-  /** Resolves once createForSpawn's directories exist. */
-  whenCreated(): Promise<void> {
-    return this.pendingCreate ?? Promise.resolve();
+  /**
+   * The fds of selfEnterFiles(), in order, opened on a libuv pool thread after making any
+   * directory createForSpawn left to make; the caller closes them. Rejects (with nothing made
+   * or opened) when a directory or file cannot be made or opened.
+   */
+  openTasks(): Promise<number[]> {
+    const targets = this.deferred ?? [];
+    this.deferred = undefined;
+    const job = prepareAsync(targets, this.selfEnterFiles()).then((r) => {
+      this.created.push(...r.made);
+      return r.fds;
+    });
+    // destroy() waits for it: a directory made after its rmdirs would stay behind.
+    this.pending = job.then(
+      () => {},
+      () => {},
+    );
+    return job;
   }
 
   /** Directories create() made that did not exist before, outermost first. */
@@ -247,7 +259,8 @@ export class CgroupManager {
    */
   async destroy(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     // A create still making directories would make them after the rmdirs below.
-    await this.pendingCreate?.catch(() => {});
+    this.deferred = undefined;
+    await this.pending;
     const deadline = Date.now() + timeoutMs;
     let first: unknown;
     // The usual case, an empty leaf in every hierarchy, is one native call; a cgroup that is

@@ -22,8 +22,15 @@ export interface NativeCgroup {
    * made and throws.
    */
   cgroupMkdirs(dirs: readonly string[], cpuset: readonly boolean[]): string[];
-  /** cgroupMkdirs on a libuv pool thread. */
-  cgroupMkdirsAsync(dirs: readonly string[], cpuset: readonly boolean[]): Promise<string[]>;
+  /**
+   * On a libuv pool thread: cgroupMkdirs, then every file opened write-only (O_CLOEXEC). The
+   * fds belong to the caller; on failure nothing made or opened is left.
+   */
+  cgroupPrepareAsync(
+    dirs: readonly string[],
+    cpuset: readonly boolean[],
+    files: readonly string[],
+  ): Promise<{ made: string[]; fds: number[] }>;
   /** Writes pid to every cgroup.procs file, in order; throws at the first failure. */
   cgroupEnter(procsFiles: readonly string[], pid: number): void;
   /** rmdir of every dir; the errno of each (0: removed or already absent). */
@@ -39,7 +46,7 @@ export function nativeCgroup(): NativeCgroup {
     "cgroupBpfReplace",
     "cgroupBpfCount",
     "cgroupMkdirs",
-    "cgroupMkdirsAsync",
+    "cgroupPrepareAsync",
     "cgroupEnter",
     "cgroupRmdirs",
   ]);

@@ -32,13 +32,19 @@ export function makeDirs(targets: readonly DirTarget[]): string[] {
   }
 }
 
-/** makeDirs on a libuv pool thread (the event loop and the caller's clone go on meanwhile). */
-export async function makeDirsAsync(targets: readonly DirTarget[]): Promise<string[]> {
-  if (targets.length === 0) return [];
+/**
+ * On a libuv pool thread (the event loop and the caller's clone go on meanwhile): makeDirs of
+ * the targets, then opens every file write-only. The fds are the caller's to close.
+ */
+export async function prepareAsync(
+  targets: readonly DirTarget[],
+  files: readonly string[],
+): Promise<{ made: string[]; fds: number[] }> {
   try {
-    return await nativeCgroup().cgroupMkdirsAsync(
+    return await nativeCgroup().cgroupPrepareAsync(
       targets.map((t) => t.dir),
       targets.map((t) => t.cpuset),
+      files,
     );
   } catch (e) {
     throw asCgroupError(e);
