@@ -1,7 +1,7 @@
 /* Node-API glue for plain processes, pidfds, the reaper and peer credentials.
  *
  * Exports: setSubreaper, pidfdOpen, pidfdSendSignal, spawn, closeFd, pipe,
- * peerCredentials, setProcessTitle, reaperStart, reaperDrain, reaperRef. The reaper is driven by a
+ * peerCredentials, setProcessTitle, listenUnix, reaperStart, reaperDrain, reaperRef. The reaper is driven by a
  * uv_signal_t on SIGCHLD in the loop of the Node process. libuv keeps its own SIGCHLD
  * watcher for child_process children and both are woken; but this reaper waits with
  * P_ALL, so a process that runs it must not use child_process (one owner of wait). */
@@ -18,6 +18,7 @@
 #include "peercred.h"
 #include "pidfd.h"
 #include "proc_title.h"
+#include "unix_listen.h"
 #include "proc_spawn.h"
 #include "reaper.h"
 
@@ -258,6 +259,21 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   NAPI_TRY(env, napi_create_uint32(env, gid, &v));
   NAPI_TRY(env, napi_set_named_property(env, obj, "gid", v));
   return obj;
+}
+
+/* listenUnix(path, backlog) → fd: a 0600 listening socket libuv does not own (unix_listen.c). */
+static napi_value js_listen_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[2], v;
+  int32_t backlog;
+  struct tsshim_error err;
+  char *path;
+  if (get_args(env, info, 2, argv) < 0 || get_int(env, argv[1], "backlog", &backlog) < 0) return NULL;
+  if ((path = dup_string(env, argv[0], "path")) == NULL) return NULL;
+  int fd = tsshim_unix_listen(path, backlog, &err);
+  free(path);
+  if (fd < 0) return throw_tsshim_error(env, &err);
+  NAPI_TRY(env, napi_create_int32(env, fd, &v));
+  return v;
 }
 
 /* setProcessTitle(name, argv | null): the thread name and /proc/self/cmdline (proc_title.c). */
@@ -564,6 +580,7 @@ napi_status tsshim_napi_proc_init(napi_env env, napi_value exports) {
       {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setProcessTitle", NULL, js_set_process_title, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listenUnix", NULL, js_listen_unix, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperStart", NULL, js_reaper_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperDrain", NULL, js_reaper_drain, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperRef", NULL, js_reaper_ref, NULL, NULL, NULL, napi_enumerable, NULL},

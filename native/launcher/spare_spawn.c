@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -39,6 +40,10 @@ static void exec_spare(const char *wrapper, const char *address, const char *mod
     for (int i = 4; i < 1024; i++) close(i);
   }
   if (chdir("/") < 0) _exit(126);
+  /* A shared spare boots while the container that used its predecessor is
+   * being created: at the lowest priority it takes only idle CPU. It returns
+   * to the default once booted (src/shim/spare.ts). */
+  if (strcmp(mode, "spare") == 0 && setpriority(PRIO_PROCESS, 0, 19) < 0) _exit(126);
   /* containerd's own signal dispositions must not reach the daemon. */
   signal(SIGPIPE, SIG_DFL);
   execve(wrapper, argv, environ);

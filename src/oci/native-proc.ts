@@ -51,6 +51,8 @@ export interface NativeProc {
   peerCredentials(fd: number): PeerCredentials;
   /** The thread name (15 bytes) and, unless argv is null, /proc/self/cmdline (PR_SET_MM_MAP). */
   setProcessTitle(name: string, argv: readonly string[] | null): void;
+  /** A 0600 listening unix socket at path that libuv will not unlink on close; EADDRINUSE if a file is there. */
+  listenUnix(path: string, backlog: number): number;
   reaperStart(callback: ReaperCallback): void;
   reaperDrain(): NativeExit[];
   reaperRef(on: boolean): void;
@@ -79,6 +81,7 @@ const EXPORTS: readonly (keyof NativeProc)[] = [
   "pipe",
   "peerCredentials",
   "setProcessTitle",
+  "listenUnix",
   "reaperStart",
   "reaperDrain",
   "reaperRef",

@@ -69,7 +69,9 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
     setImmediate(async () => {
       await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
       events.close();
-      await server.shutdown().catch(() => undefined);
+      // The socket file goes first: containerd runs `delete` the moment the
+      // connection closes, and the wrapper answers it without Node only when
+      // no socket is left (bin/containerd-shim-tsshim-v2).
       const socketPath = process.env["TSSHIM_SOCKET_PATH"];
       if (socketPath !== undefined && socketPath !== "") {
         try {
@@ -78,6 +80,7 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
           // already gone
         }
       }
+      await server.shutdown().catch(() => undefined);
       process.exit(0);
     });
   };

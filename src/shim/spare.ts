@@ -8,8 +8,9 @@
 // Two modes: `spare` listens on the shared socket the launcher bound (fd 3)
 // and waits for the next start; `adopt` was started for one request (fd 3 is
 // a connected socket) and exits unless it takes the container.
-import { chmodSync, statSync, unlinkSync } from "node:fs";
+import { statSync, unlinkSync } from "node:fs";
 import { createServer, Socket } from "node:net";
+import { setPriority } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../oci/addon.js";
 import { nativeProc } from "../oci/native-proc.js";
@@ -129,6 +130,9 @@ class Spare {
 
   run(): void {
     nativeProc().setProcessTitle(SPARE_NAME, null);
+    // The launcher started a shared spare at nice 19 so that its boot used
+    // only idle CPU; booted, it serves at the default priority.
+    if (this.mode === "spare") setPriority(0);
     const fdSock =
       this.mode === "adopt"
         ? new Socket({ fd: SPARE_FD, readable: true, writable: true, allowHalfOpen: true })
@@ -207,6 +211,8 @@ class Spare {
       failure(err instanceof Error ? err.message : String(err)),
     );
     await answer(sock, reply);
+    // Failed half-way through becoming a shim: no longer a spare, not a shim.
+    if (this.adopted && !reply.adopted) process.exit(1);
   }
 
   /** The `start` verb for this request, run here. */
@@ -236,9 +242,14 @@ class Spare {
       // Without CAP_SYS_RESOURCE ps keeps showing the spare's flags; the shim works the same.
     }
     const { runDaemon } = await import("./daemon.js");
-    await runDaemon(daemonArgs, { path });
-    // Only root reaches it (as a socket handed over by the Node verb).
-    chmodSync(path, 0o600);
+    try {
+      unlinkSync(path); // a dead shim's socket file (nothing answered on it)
+    } catch {
+      // none
+    }
+    // Bound natively (0600): libuv would unlink the path when the daemon
+    // closes it, maybe under the group's next shim.
+    await runDaemon(daemonArgs, { fd: nativeProc().listenUnix(path, 128) });
     writeAtomic(join(req.cwd, "shim.pid"), String(process.pid));
     writeAtomic(join(req.cwd, "address"), address);
     adjustOomScore(process.pid, req.parentPid > 0 ? req.parentPid : process.ppid);
