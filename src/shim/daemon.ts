@@ -6,11 +6,12 @@ import { unlinkSync } from "node:fs";
 import { Task } from "../api/gen/containerd/task/v2/shim_pb.js";
 import { nativeProc } from "../oci/native-proc.js";
 import { Reaper } from "../oci/reaper.js";
-import { type ListenTarget, TtrpcServer } from "../ttrpc/server.js";
+import { TtrpcServer } from "../ttrpc/server.js";
 import type { ShimArgs } from "./args.js";
 import { containerdEventSender } from "./containerd-events.js";
 import { EventPublisher } from "./events.js";
 import { createLogger, openLogFifo } from "./logger.js";
+import { compactWhenIdle, daemonCompactor } from "./memory.js";
 import { TaskService } from "./task-service.js";
 
 const LISTEN_FD = 3;
@@ -18,11 +19,7 @@ const EXIT_FLUSH_MS = 5_000;
 /** How long an idle shim waits for the Shutdown that normally follows the last Delete. */
 const IDLE_EXIT_MS = 10_000;
 
-/**
- * Serves until Shutdown. `listen` is the socket `start` handed over as fd 3,
- * or the path a spare daemon binds when it takes a container (src/shim/spare.ts).
- */
-export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LISTEN_FD }): Promise<void> {
+export async function runDaemon(args: ShimArgs): Promise<void> {
   const bundle = process.cwd();
   const log = createLogger(openLogFifo(bundle), args.debug, { id: args.id, namespace: args.namespace });
   const reaper = Reaper.instance();
@@ -69,9 +66,7 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
     setImmediate(async () => {
       await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
       events.close();
-      // The socket file goes first: containerd runs `delete` the moment the
-      // connection closes, and the wrapper answers it without Node only when
-      // no socket is left (bin/containerd-shim-tsshim-v2).
+      await server.shutdown().catch(() => undefined);
       const socketPath = process.env["TSSHIM_SOCKET_PATH"];
       if (socketPath !== undefined && socketPath !== "") {
         try {
@@ -80,7 +75,6 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
           // already gone
         }
       }
-      await server.shutdown().catch(() => undefined);
       process.exit(0);
     });
   };
@@ -99,9 +93,9 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
     { namespace: args.namespace, log, events },
     { onShutdown: shutdown, onIdle },
   );
-  const impl = service.impl();
+  const impl = compactWhenIdle(service.impl(), daemonCompactor());
   server.register(Task, impl);
   server.register(Task, impl, { name: "containerd.task.v3.Task" });
-  await server.listen(listen);
+  await server.listen({ fd: LISTEN_FD });
   log.info("shim daemon serving");
 }
