@@ -6,7 +6,7 @@ import { unlinkSync } from "node:fs";
 import { Task } from "../api/gen/containerd/task/v2/shim_pb.js";
 import { nativeProc } from "../oci/native-proc.js";
 import { Reaper } from "../oci/reaper.js";
-import { TtrpcServer } from "../ttrpc/server.js";
+import { type ListenTarget, TtrpcServer } from "../ttrpc/server.js";
 import type { ShimArgs } from "./args.js";
 import { containerdEventSender } from "./containerd-events.js";
 import { EventPublisher } from "./events.js";
@@ -19,7 +19,11 @@ const EXIT_FLUSH_MS = 5_000;
 /** How long an idle shim waits for the Shutdown that normally follows the last Delete. */
 const IDLE_EXIT_MS = 10_000;
 
-export async function runDaemon(args: ShimArgs): Promise<void> {
+/**
+ * Serves until Shutdown. `listen` is the socket `start` handed over as fd 3,
+ * or the path a spare daemon binds when it takes a container (src/shim/spare.ts).
+ */
+export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LISTEN_FD }): Promise<void> {
   const bundle = process.cwd();
   const log = createLogger(openLogFifo(bundle), args.debug, { id: args.id, namespace: args.namespace });
   const reaper = Reaper.instance();
@@ -66,7 +70,9 @@ export async function runDaemon(args: ShimArgs): Promise<void> {
     setImmediate(async () => {
       await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
       events.close();
-      await server.shutdown().catch(() => undefined);
+      // The socket file goes first: containerd runs `delete` the moment the
+      // connection closes, and the wrapper answers it without Node only when
+      // no socket is left (bin/containerd-shim-tsshim-v2).
       const socketPath = process.env["TSSHIM_SOCKET_PATH"];
       if (socketPath !== undefined && socketPath !== "") {
         try {
@@ -75,6 +81,7 @@ export async function runDaemon(args: ShimArgs): Promise<void> {
           // already gone
         }
       }
+      await server.shutdown().catch(() => undefined);
       process.exit(0);
     });
   };
@@ -96,6 +103,6 @@ export async function runDaemon(args: ShimArgs): Promise<void> {
   const impl = compactWhenIdle(service.impl(), daemonCompactor());
   server.register(Task, impl);
   server.register(Task, impl, { name: "containerd.task.v3.Task" });
-  await server.listen({ fd: LISTEN_FD });
+  await server.listen(listen);
   log.info("shim daemon serving");
 }
