@@ -58,6 +58,23 @@ function ownsPidNamespace(spec: Spec): boolean {
   );
 }
 
+/** Milliseconds between named points of one operation. */
+class StepTimer {
+  private last = performance.now();
+  private readonly ms: Record<string, number> = {};
+
+  mark(step: string): void {
+    const now = performance.now();
+    this.ms[step] = Math.round((now - this.last) * 100) / 100;
+    this.last = now;
+  }
+
+  done(): Record<string, number> {
+    this.mark("rest");
+    return this.ms;
+  }
+}
+
 export class ShimContainer {
   readonly execs = new Map<string, TaskProcess>();
   /** Set by the Task service (oom.ts): checked before the init's TaskExit so TaskOOM comes first. */
@@ -96,17 +113,21 @@ export class ShimContainer {
       terminal: req.terminal,
     });
     const log = ctx.log.child({ container: req.id });
+    // Where a Create's time goes, at debug level (README, Performance).
+    const steps = new StepTimer();
     let mounted = false;
     let stdio: ProcessStdio | undefined;
     let cgroup: CgroupManager | undefined;
     try {
       mountRootfs(bundle, req.rootfs);
       mounted = req.rootfs.length > 0;
+      steps.mark("rootfs");
       stdio = await ProcessStdio.open(init.stdioRequest, {
         containerId: req.id,
         namespace: ctx.namespace,
         log,
       });
+      steps.mark("stdio");
       cgroup = new CgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: req.id });
       cgroup.create();
       if (spec.linux?.resources !== undefined) {
@@ -120,6 +141,7 @@ export class ShimContainer {
       }
       if (opts?.noPivotRoot === true)
         log.warn("runc option NoPivotRoot is ignored: tsshim always uses pivot_root");
+      steps.mark("cgroup");
       const terminal = req.terminal;
       const container = await Container.create({
         id: req.id,
@@ -129,6 +151,7 @@ export class ShimContainer {
         terminal,
         cgroup,
       });
+      steps.mark("core");
       init.handle = container.init;
       init.stdio = stdio;
       writeBundleState(bundle, {
@@ -154,6 +177,7 @@ export class ShimContainer {
         checkpoint: req.checkpoint,
         pid: container.init.pid,
       });
+      log.debug({ ms: steps.done() }, "created");
       return shim;
     } catch (err) {
       stdio?.dispose();

@@ -18,6 +18,7 @@ import { canConnect } from "./address.js";
 import type { ShimArgs } from "./args.js";
 import { parseShimArgs } from "./args.js";
 import { daemonEnvironment } from "./environment.js";
+import { guardSocketUntilConnected } from "./socket-guard.js";
 import { spareSocketPath } from "./spare-path.js";
 import {
   decodeRequest,
@@ -253,6 +254,7 @@ class Spare {
     writeAtomic(join(req.cwd, "shim.pid"), String(process.pid));
     writeAtomic(join(req.cwd, "address"), address);
     adjustOomScore(process.pid, req.parentPid > 0 ? req.parentPid : process.ppid);
+    guardSocketUntilConnected(process.pid, path, req.cwd);
     return { status: 0, adopted: true, output: input.output(address) };
   }
 }
@@ -288,5 +290,9 @@ export async function runSpare(args: ShimArgs, mode: SpareMode): Promise<void> {
   // Everything a shim needs is loaded now, before any container waits for it.
   await import("./daemon.js");
   await import("./bootstrap.js");
+  // A shared spare has time (and nice 19): it runs a container's code paths
+  // once, so that the container it takes does not pay V8's first-call costs.
+  // One started for a waiting request does not.
+  if (mode === "spare") await (await import("./warm-up.js")).warmUp();
   new Spare(mode, spareSocketPath(args.address, process.env["TSSHIM_SOCKET_DIR"])).run();
 }
