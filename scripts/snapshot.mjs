@@ -29,6 +29,14 @@ await build({
   define: { "import.meta.url": "__tsshimMetaUrl" },
   banner: { js: `var __tsshimMetaUrl = ${JSON.stringify(pathToFileURL(`${final}/daemon.cjs`).href)};` },
   legalComments: "none",
+  // The source text lives on in the heap image, and Node keeps the whole blob
+  // in every daemon's memory: whitespace and comments cost each shim ~1 MiB,
+  // and one non-ASCII character in a comment stores the whole file as UTF-16.
+  // Names are kept (stack traces stay readable); the map is for debugging.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  charset: "ascii",
+  sourcemap: "external",
   logLevel: "warning",
 });
 
