@@ -7,8 +7,11 @@ import { startupSnapshot } from "node:v8";
 import { parseShimArgs } from "../dist/src/shim/args.js";
 import { runDaemon } from "../dist/src/shim/daemon.js";
 import { runSpare } from "../dist/src/shim/spare.js";
-// Bundled in, so a spare's warm-up needs no module loading.
-import "../dist/src/shim/warm-up.js";
+import { warmUpPure } from "../dist/src/shim/warm-up.js";
+
+// Code compiled now is in the image: a shim's first Create skips compiling
+// spec validation, protobuf and logging (src/shim/warm-up.ts).
+warmUpPure();
 
 // After `node --snapshot-blob B -- flags...`, argv is [node, ...flags].
 startupSnapshot.setDeserializeMainFunction(() => {

@@ -120,14 +120,27 @@ function logLine(): void {
   log.info({ pid: 1, status: 0 }, "process exited");
 }
 
-/** Runs every step once; a step that fails only loses its own warming. */
-export async function warmUp(): Promise<void> {
-  for (const step of [specAndPlan, messages, logLine]) {
+function runSteps(steps: readonly (() => void)[]): void {
+  for (const step of steps) {
     try {
       step();
     } catch {
-      // warming is best effort
+      // warming is best effort: a failed step only loses its own warming
     }
   }
+}
+
+/**
+ * The steps that read nothing of the host and keep no state: safe while the
+ * V8 startup snapshot is built (scripts/snapshot-entry.mjs), whose compiled
+ * functions every shim then starts with.
+ */
+export function warmUpPure(): void {
+  runSteps([() => parseSpec(JSON.stringify(WARM_UP_SPEC)), messages, logLine]);
+}
+
+/** Everything, in a running spare (the plan reads and caches host facts). */
+export async function warmUp(): Promise<void> {
+  runSteps([specAndPlan, messages, logLine]);
   await ttrpcLoopback().catch(() => undefined);
 }
