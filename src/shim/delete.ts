@@ -32,8 +32,13 @@ export async function deleteShim(
         warn(`kill ${state.pid}: ${String(err)}`);
       }
     }
+  }
+  // Create makes the cgroup before it can record tsshim.json: a shim killed
+  // in between leaves a cgroup only config.json names (and maybe an init in it).
+  const cgroupsPath = state !== undefined ? state.cgroupsPath : specCgroupsPath(bundle);
+  if (cgroupsPath !== undefined) {
     try {
-      const cgroup = new CgroupManager({ cgroupsPath: state.cgroupsPath, id: id || state.id });
+      const cgroup = new CgroupManager({ cgroupsPath, id: id || (state?.id ?? "") });
       if (cgroup.state() !== "absent") {
         await cgroup.kill(SIGKILL);
         await cgroup.destroy();
@@ -48,6 +53,20 @@ export async function deleteShim(
     DeleteResponseSchema,
     create(DeleteResponseSchema, { pid, exitStatus: 128 + SIGKILL, exitedAt: timestampNow() }),
   );
+}
+
+/** linux.cgroupsPath of the bundle's config.json ("" when unset); undefined without a readable spec. */
+function specCgroupsPath(bundle: string): string | undefined {
+  try {
+    const spec: unknown = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
+    if (typeof spec !== "object" || spec === null) return undefined;
+    const linux = (spec as { linux?: unknown }).linux;
+    if (typeof linux !== "object" || linux === null) return "";
+    const path = (linux as { cgroupsPath?: unknown }).cgroupsPath;
+    return typeof path === "string" ? path : "";
+  } catch {
+    return undefined;
+  }
 }
 
 /** The socket of a dead shim stays behind: remove it unless a live shim (of the group) still answers. */

@@ -6,7 +6,7 @@
 // once containerd has connected (it writes <bundle>/shim-binary-path right
 // after its dial) the delete verb covers a dead daemon and the guard exits;
 // if the daemon dies first, the guard removes the socket, provided it is
-// still the inode this start created (a later start may have reused the path).
+// still the file this start created (inode and ctime: a later start may have reused the path).
 import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ export const GUARD_POLLS = 100;
 
 // Builtins only on the common path (test, read, kill); `sleep` is the one
 // exec per poll and containerd usually connects before the second poll.
-const SCRIPT = `pid=$1 sock=$2 ino=$3 marker=$4 i=0
+const SCRIPT = `pid=$1 sock=$2 ident=$3 marker=$4 i=0
 alive() {
   [ -r /proc/$pid/status ] || return 1
   while read -r k v rest; do
@@ -30,20 +30,23 @@ while [ $i -lt ${GUARD_POLLS} ]; do
   [ -e "$marker" ] && exit 0
   if ! alive; then
     [ -e "$marker" ] && exit 0
-    [ "$(stat -c %i "$sock" 2>/dev/null)" = "$ino" ] && rm -f "$sock"
+    [ "$(stat -c '%i %.9Z' "$sock" 2>/dev/null)" = "$ident" ] && rm -f "$sock"
     exit 0
   fi
   sleep 0.05
   i=$((i+1))
 done`;
 
-/** Starts the guard for a daemon just spawned on `socket`; best effort (a failure here is not a failed start). */
-export function guardSocketUntilConnected(pid: number, socket: string, bundle: string): void {
+/** Starts the guard for a daemon just spawned on `socket`; best effort (a failure here is not a failed start). Returns the guard's pid. */
+export function guardSocketUntilConnected(pid: number, socket: string, bundle: string): number | undefined {
   try {
-    const ino = statSync(socket, { bigint: true }).ino.toString();
+    // Inode numbers are reused at once on ext4: the ctime (ns) tells a new socket from ours.
+    const st = statSync(socket, { bigint: true });
+    const ns = st.ctimeNs % 1_000_000_000n;
+    const ident = `${st.ino} ${st.ctimeNs / 1_000_000_000n}.${ns.toString().padStart(9, "0")}`;
     const guard = spawn(
       "/bin/sh",
-      ["-c", SCRIPT, "tsshim-socket-guard", String(pid), socket, ino, join(bundle, "shim-binary-path")],
+      ["-c", SCRIPT, "tsshim-socket-guard", String(pid), socket, ident, join(bundle, "shim-binary-path")],
       {
         cwd: "/",
         detached: true,
@@ -53,7 +56,9 @@ export function guardSocketUntilConnected(pid: number, socket: string, bundle: s
     );
     guard.on("error", () => {});
     guard.unref();
+    return guard.pid;
   } catch {
     // Without the guard only this rare window is uncovered; the next start of the group removes the stale socket.
+    return undefined;
   }
 }
