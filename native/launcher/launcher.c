@@ -140,7 +140,10 @@ int main(int argc, char **argv) {
 
   struct reply r = {0};
   int got = -1;
-  int fd = connect_unix(path);
+  /* Only a spare that is ready: one still booting (its socket bound by the
+   * launcher that started it) may be slow under load, and a start must not
+   * wait for it. */
+  int fd = spare_ready(path) ? connect_unix(path) : -1;
   if (fd >= 0) got = exchange(fd, argc, argv, &in, &r);
   /* No spare, or it was taken by another start: one for this request alone. */
   if (got < 0) {

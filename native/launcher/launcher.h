@@ -48,6 +48,9 @@ void buf_free(struct buf *b);
 /* spare_path.c: where the spare of one containerd listens. */
 int spare_socket_path(char *out, size_t size, const char *socket_dir, const char *address);
 int connect_unix(const char *path);
+/* A spare marks its socket ready, once booted, with the sticky bit (a mode bit
+ * with no meaning for sockets): see src/shim/spare.ts. */
+int spare_ready(const char *path);
 
 /* spare_spawn.c */
 /* Starts a spare daemon for this request alone; returns our end of its socket. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,4 +48,9 @@ int connect_unix(const char *path) {
     return -1;
   }
   return fd;
+}
+
+int spare_ready(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & S_ISVTX) != 0;
 }

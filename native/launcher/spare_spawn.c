@@ -41,9 +41,10 @@ static void exec_spare(const char *wrapper, const char *address, const char *mod
   }
   if (chdir("/") < 0) _exit(126);
   /* A shared spare boots while the container that used its predecessor is
-   * being created: at the lowest priority it takes only idle CPU. It returns
-   * to the default once booted (src/shim/spare.ts). */
-  if (strcmp(mode, "spare") == 0 && setpriority(PRIO_PROCESS, 0, 19) < 0) _exit(126);
+   * being created: at nice 10 it takes a tenth of a busy CPU's share. It
+   * returns to the default once booted (src/shim/spare.ts); until then no
+   * start waits for it (spare_ready). */
+  if (strcmp(mode, "spare") == 0 && setpriority(PRIO_PROCESS, 0, 10) < 0) _exit(126);
   /* containerd's own signal dispositions must not reach the daemon. */
   signal(SIGPIPE, SIG_DFL);
   execve(wrapper, argv, environ);

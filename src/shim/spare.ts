@@ -8,7 +8,7 @@
 // Two modes: `spare` listens on the shared socket the launcher bound (fd 3)
 // and waits for the next start; `adopt` was started for one request (fd 3 is
 // a connected socket) and exits unless it takes the container.
-import { statSync, unlinkSync } from "node:fs";
+import { chmodSync, statSync, unlinkSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { setPriority } from "node:os";
 import { join } from "node:path";
@@ -131,8 +131,8 @@ class Spare {
 
   run(): void {
     nativeProc().setProcessTitle(SPARE_NAME, null);
-    // The launcher started a shared spare at nice 19 so that its boot used
-    // only idle CPU; booted, it serves at the default priority.
+    // The launcher started a shared spare at nice 10 so that its boot took
+    // little from running containers; booted, it serves at the default.
     if (this.mode === "spare") setPriority(0);
     const fdSock =
       this.mode === "adopt"
@@ -167,6 +167,9 @@ class Spare {
       }
       server.close();
     };
+    // Ready: the launcher connects only to a socket with this (otherwise
+    // meaningless) sticky bit, so no start waits for a spare still booting.
+    if (ino !== undefined) chmodSync(path, 0o1600);
     const idleMs = Number.parseInt(process.env["TSSHIM_SPARE_IDLE_MS"] ?? "", 10);
     this.idleTimer = setTimeout(
       () => this.leave(),
@@ -290,7 +293,7 @@ export async function runSpare(args: ShimArgs, mode: SpareMode): Promise<void> {
   // Everything a shim needs is loaded now, before any container waits for it.
   await import("./daemon.js");
   await import("./bootstrap.js");
-  // A shared spare has time (and nice 19): it runs a container's code paths
+  // A shared spare has time (and nice 10): it runs a container's code paths
   // once, so that the container it takes does not pay V8's first-call costs.
   // One started for a waiting request does not.
   if (mode === "spare") await (await import("./warm-up.js")).warmUp();

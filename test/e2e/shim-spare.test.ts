@@ -39,7 +39,7 @@ async function oneSpare(of: Containerd = cd): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const pids = sparePids(of);
     // Ready once booted: it names itself then.
-    if (pids.length === 1 && existsSync(spareSocketPath(of.address)) && comm(pids[0]!) === "tsshim-spare")
+    if (pids.length === 1 && comm(pids[0]!) === "tsshim-spare" && ready(spareSocketPath(of.address)))
       return pids[0]!;
     await sleep(25);
   }
@@ -52,6 +52,15 @@ function bundleFile(of: Containerd, id: string, file: string): string {
 
 function shimPid(of: Containerd, id: string): number {
   return Number.parseInt(bundleFile(of, id, "shim.pid"), 10);
+}
+
+/** The sticky bit on its socket: the spare has booted (launcher.h). */
+function ready(path: string): boolean {
+  try {
+    return (statSync(path).mode & 0o1000) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 function comm(pid: number): string | undefined {
@@ -171,7 +180,7 @@ test("a spare not used within TSSHIM_SPARE_IDLE_MS leaves and removes its socket
     assert.equal(r.code, 0, r.stderr);
     const spare = await oneSpare(idle);
     const path = spareSocketPath(idle.address);
-    assert.equal(statSync(path).mode & 0o777, 0o600, "only root may talk to a spare");
+    assert.equal(statSync(path).mode & 0o7777, 0o1600, "only root may talk to a spare; sticky: ready");
     for (let i = 0; i < 200 && processCmdline(spare) !== undefined; i++) await sleep(25);
     assert.equal(processCmdline(spare), undefined, "the idle spare exited");
     assert.equal(existsSync(path), false, "and removed its socket");
