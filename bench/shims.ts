@@ -40,6 +40,21 @@ export interface ShimMemory {
   privateDirtyKiB: number;
 }
 
+/**
+ * tsshim's spare daemons of the containerd at `address` (`… -address A spare`):
+ * booted shims waiting for the next container (src/shim/spare.ts). Not a
+ * container's shim, but their memory is paid too: the memory scenarios add it
+ * to tsshim's totals.
+ */
+export function sparePids(address: string): number[] {
+  return listPids().filter((pid) => {
+    const argv = processCmdline(pid);
+    if (argv === undefined || argv.length < 3) return false;
+    const verb = argv[argv.length - 1];
+    return (verb === "spare" || verb === "adopt") && argv[argv.length - 2] === address;
+  });
+}
+
 /** Memory of one process, or undefined if it exited meanwhile. */
 export function readShimMemory(pid: number): ShimMemory | undefined {
   let text: string;
