@@ -327,7 +327,9 @@ static void prepare_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, w->deferred, out);
   } else {
     if (w->rc == 0) {
+      /* No result to hand over: undo like any failure. */
       for (size_t i = 0; i < w->n_files; i++) close(w->fds[i]);
+      for (size_t i = w->made.n; i-- > 0;) rmdir(w->made.dirs[i]);
       tsshim_error_set(&w->err, ENOMEM, "cgroup create", "", "result", NULL);
     }
     napi_reject_deferred(env, w->deferred, tsshim_napi_error_value(env, &w->err));
