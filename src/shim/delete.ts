@@ -2,7 +2,7 @@
 // to clean up what the shim left: the container's processes, its cgroup and
 // its rootfs mounts. It prints a DeleteResponse (status 137, as containerd's
 // own shims report a container they had to kill) on stdout.
-import { readFileSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
@@ -39,8 +39,12 @@ export async function deleteShim(
   if (cgroupsPath !== undefined) {
     try {
       const cgroup = new CgroupManager({ cgroupsPath, id: id || (state?.id ?? "") });
-      if (cgroup.state() !== "absent") {
-        await cgroup.kill(SIGKILL);
+      const present = cgroup.dirs().filter((d) => existsSync(d));
+      if (present.length > 0) {
+        // Killed while Create made the directories, the cgroup exists in only
+        // some hierarchies (state() says "absent"): kill what is in those.
+        if (cgroup.state() !== "absent") await cgroup.kill(SIGKILL);
+        else killMembers(present, warn);
         await cgroup.destroy();
       }
     } catch (err) {
@@ -53,6 +57,24 @@ export async function deleteShim(
     DeleteResponseSchema,
     create(DeleteResponseSchema, { pid, exitStatus: 128 + SIGKILL, exitedAt: timestampNow() }),
   );
+}
+
+function killMembers(dirs: readonly string[], warn: (msg: string) => void): void {
+  for (const dir of dirs) {
+    let pids: number[] = [];
+    try {
+      pids = readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, SIGKILL);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ESRCH") warn(`kill ${pid} in ${dir}: ${String(err)}`);
+      }
+    }
+  }
 }
 
 /** linux.cgroupsPath of the bundle's config.json ("" when unset); undefined without a readable spec. */

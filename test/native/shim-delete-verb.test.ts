@@ -4,7 +4,7 @@
 // names. containerd runs `delete` for it; nothing may be left.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -61,6 +61,30 @@ test("delete verb without tsshim.json: the cgroup config.json names is emptied a
     [],
     "cgroup dirs left",
   );
+  assert.deepEqual(warnings, []);
+});
+
+test("delete verb: a cgroup Create made in only one hierarchy before the kill is emptied and removed", async () => {
+  const cgroupsPath = `/${top}/c3`;
+  const dir = join(bundle, "partial");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ociVersion: "1.0.2", linux: { cgroupsPath } }));
+  const cgroup = new CgroupManager({ cgroupsPath, id: "c3" });
+  const first = cgroup.dirs()[0];
+  assert.ok(first !== undefined);
+  mkdirSync(first, { recursive: true });
+  assert.equal(cgroup.state(), "absent", "a partial cgroup reads as absent");
+  const init = spawn("sleep", ["60"], { stdio: "ignore" });
+  children.push(init);
+  assert.ok(init.pid !== undefined);
+  writeFileSync(join(first, "cgroup.procs"), String(init.pid));
+
+  const warnings: string[] = [];
+  await deleteShim("c3", dir, (m) => warnings.push(m));
+
+  await exited(init, 5_000);
+  assert.equal(init.signalCode, "SIGKILL", "the process in the partial cgroup was not killed");
+  assert.equal(existsSync(first), false, `${first} left`);
   assert.deepEqual(warnings, []);
 });
 
