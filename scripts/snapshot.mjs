@@ -55,7 +55,7 @@ try {
   const stderr = err instanceof Error && "stderr" in err ? String(err.stderr) : "";
   throw new Error(`snapshot build failed: ${err instanceof Error ? err.message : String(err)}\n${stderr}`);
 }
-// The spares' path to the blob (bin/containerd-shim-tsshim-v2 cannot ask Node
+// The spares' path to the blob (the C launcher, native/launcher, cannot ask Node
 // its version without starting it; a blob of another version makes the spare
 // fail to boot, and the launcher then falls back to the Node verb).
 symlinkSync(`daemon-${process.version}.blob`, `${next}/daemon.blob`);

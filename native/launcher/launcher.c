@@ -1,5 +1,4 @@
-/* tsshim-launcher main: see launcher.h. The shell wrapper
- * bin/containerd-shim-tsshim-v2 execs it for `start` when it is built. */
+/* containerd-shim-tsshim-v2's entry (see launcher.h): dispatch on the verb. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,59 +13,44 @@
 extern char **environ;
 
 #define STDIN_LIMIT (16 * 1024 * 1024)
-#define DEFAULT_SOCKET_DIR "/run/containerd/s"
 
-/* The last failure, said only if the launcher itself fails: anything on
- * stderr before a successful answer would be read by containerd as part of
- * the address (it reads the verb's combined output). */
+/* The last failure of the start path, said only if the launcher itself fails:
+ * anything on stderr before a successful answer would be read by containerd
+ * as part of the address (it reads the verb's combined output). */
 static char last_error[512];
 
 void launcher_perror(const char *what) {
   snprintf(last_error, sizeof last_error, "tsshim-launcher: %s: %s", what, strerror(errno));
 }
 
-/* The value of a Go-style string flag (-name v, --name v, -name=v), and the
- * first positional argument (the verb). */
-static void parse_args(int argc, char **argv, const char **address, const char **verb) {
-  static const char *bools[] = {"debug", "v", NULL};
-  *address = NULL;
-  *verb = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--") == 0) {
-      if (i + 1 < argc) *verb = argv[i + 1];
-      return;
-    }
-    if (a[0] != '-' || a[1] == '\0') {
-      *verb = a;
-      return;
-    }
-    const char *name = a + (a[1] == '-' ? 2 : 1);
-    const char *eq = strchr(name, '=');
-    size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
-    int is_bool = 0;
-    for (const char **b = bools; *b != NULL; b++) {
-      if (strlen(*b) == nlen && strncmp(name, *b, nlen) == 0) is_bool = 1;
-    }
-    if (is_bool) continue;
-    const char *value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-    if (nlen == 7 && strncmp(name, "address", 7) == 0) *address = value;
-  }
+static int flag_is(const char *name, size_t len, const char *want) {
+  return strlen(want) == len && strncmp(name, want, len) == 0;
 }
 
-/* bin/containerd-shim-tsshim-v2 of this checkout: we are build/Release/tsshim-launcher. */
-static int wrapper_path(char *out, size_t size) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n < 0) return -1;
-  self[n] = '\0';
-  for (int up = 0; up < 3; up++) {
-    char *slash = strrchr(self, '/');
-    if (slash == NULL) return -1;
-    *slash = '\0';
+/* Go's flag syntax: -name v, --name v, -name=v; booleans bare; flags end at
+ * the first positional argument (the verb) or `--`. */
+static void parse_args(int argc, char **argv, struct shim_args *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--") == 0) {
+      if (i + 1 < argc) a->verb = argv[i + 1];
+      return;
+    }
+    if (arg[0] != '-' || arg[1] == '\0') {
+      a->verb = arg;
+      return;
+    }
+    const char *name = arg + (arg[1] == '-' ? 2 : 1);
+    const char *eq = strchr(name, '=');
+    size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+    if (flag_is(name, len, "debug") || flag_is(name, len, "v")) continue;
+    const char *value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+    if (flag_is(name, len, "address")) a->address = value;
+    else if (flag_is(name, len, "namespace")) a->namespace = value;
+    else if (flag_is(name, len, "id")) a->id = value;
+    else if (flag_is(name, len, "bundle")) a->bundle = value;
   }
-  if ((size_t)snprintf(out, size, "%s/bin/containerd-shim-tsshim-v2", self) >= size) return -1;
-  return 0;
 }
 
 static void mkdir_parents(const char *dir) {
@@ -82,26 +66,19 @@ static void mkdir_parents(const char *dir) {
 }
 
 /* The Node `start` verb, given what we read of stdin again through a memfd. */
-static void fall_back(const char *wrapper, char **argv, const struct buf *in) {
-  if (in != NULL) {
-    int mfd = memfd_create("tsshim-start-stdin", 0);
-    if (mfd < 0 || write_all(mfd, in->data, in->len) < 0 || lseek(mfd, 0, SEEK_SET) < 0 ||
-        dup2(mfd, 0) < 0) {
-      launcher_perror("passing stdin to the start verb");
-      fprintf(stderr, "%s\n", last_error);
-      exit(1);
-    }
-    close(mfd);
-  }
-  if (setenv("TSSHIM_SPARE", "0", 1) < 0) {
-    launcher_perror("setenv");
+static void fall_back(const char *root, int argc, char **argv, const struct buf *in) {
+  int mfd = memfd_create("tsshim-start-stdin", 0);
+  if (mfd < 0 || write_all(mfd, in->data, in->len) < 0 || lseek(mfd, 0, SEEK_SET) < 0 || dup2(mfd, 0) < 0) {
+    launcher_perror("passing stdin to the start verb");
     fprintf(stderr, "%s\n", last_error);
     exit(1);
   }
-  execv(wrapper, argv);
-  launcher_perror("execv of the shim wrapper");
-  fprintf(stderr, "%s\n", last_error);
-  exit(1);
+  close(mfd);
+  if (setenv("TSSHIM_SPARE", "0", 1) < 0) {
+    perror("containerd-shim-tsshim-v2: setenv");
+    exit(1);
+  }
+  exec_node(root, NODE_BUNDLE, argc, argv);
 }
 
 /* One request over fd (closed here); 0 when a whole answer came back. */
@@ -115,27 +92,17 @@ static int exchange(int fd, int argc, char **argv, const struct buf *in, struct 
   return rc;
 }
 
-int main(int argc, char **argv) {
-  char wrapper[PATH_MAX];
-  if (wrapper_path(wrapper, sizeof wrapper) < 0) {
-    perror("tsshim-launcher: finding bin/containerd-shim-tsshim-v2");
-    return 1;
-  }
-  const char *address;
-  const char *verb;
-  parse_args(argc, argv, &address, &verb);
-  if (verb == NULL || strcmp(verb, "start") != 0 || address == NULL || address[0] == '\0')
-    fall_back(wrapper, argv, NULL);
-
+static int start(const char *root, const struct shim_args *a, int argc, char **argv) {
   struct buf in = {0};
   if (buf_read_fd(&in, 0, STDIN_LIMIT) < 0) {
-    perror("tsshim-launcher: reading stdin");
+    perror("containerd-shim-tsshim-v2: reading stdin");
     return 1;
   }
   const char *dir = getenv("TSSHIM_SOCKET_DIR");
   if (dir == NULL || dir[0] == '\0') dir = DEFAULT_SOCKET_DIR;
   char path[PATH_MAX];
-  if (spare_socket_path(path, sizeof path, dir, address) < 0) fall_back(wrapper, argv, &in);
+  if (a->address == NULL || a->address[0] == '\0' || spare_socket_path(path, sizeof path, dir, a->address) < 0)
+    fall_back(root, argc, argv, &in);
   mkdir_parents(dir);
 
   struct reply r = {0};
@@ -147,14 +114,37 @@ int main(int argc, char **argv) {
   if (fd >= 0) got = exchange(fd, argc, argv, &in, &r);
   /* No spare, or it was taken by another start: one for this request alone. */
   if (got < 0) {
-    fd = spawn_private_spare(wrapper, address);
+    fd = spawn_private_spare(root, a->address);
     if (fd >= 0) got = exchange(fd, argc, argv, &in, &r);
   }
-  if (got < 0) fall_back(wrapper, argv, &in);
+  if (got < 0) fall_back(root, argc, argv, &in);
 
   if (write_all(r.status == 0 ? 1 : 2, r.out.data, r.out.len) < 0) return 1;
   close(1);
   close(2);
-  if (r.flags & LAUNCHER_ADOPTED) ensure_shared_spare(wrapper, address, path);
+  if (r.flags & LAUNCHER_ADOPTED) ensure_shared_spare(root, a->address, path);
   return r.status;
+}
+
+int main(int argc, char **argv) {
+  unsetenv("NODE_EXTRA_CA_CERTS");
+  unsetenv("NODE_OPTIONS");
+  char root[PATH_MAX];
+  if (package_root(root, sizeof root) < 0) {
+    perror("containerd-shim-tsshim-v2: finding the package root from /proc/self/exe");
+    return 1;
+  }
+  struct shim_args a;
+  parse_args(argc, argv, &a);
+  const char *verb = a.verb != NULL ? a.verb : "";
+  if (strcmp(verb, "start") == 0) {
+    const char *spare = getenv("TSSHIM_SPARE");
+    if (spare == NULL || strcmp(spare, "0") != 0) return start(root, &a, argc, argv);
+  } else if (strcmp(verb, "delete") == 0) {
+    if (delete_fast_path(&a)) return 0;
+  } else if (argc == 4 && strcmp(argv[1], "-address") == 0 &&
+             (strcmp(verb, "spare") == 0 || strcmp(verb, "adopt") == 0)) {
+    exec_node(root, NODE_SNAPSHOT, argc, argv);
+  }
+  exec_node(root, NODE_BUNDLE, argc, argv);
 }

@@ -1,12 +1,15 @@
-/* tsshim-launcher: the `start` verb without Node.
+/* containerd-shim-tsshim-v2: the program containerd runs (bin/ links to
+ * build/Release/tsshim-launcher). It answers what needs no Node itself and
+ * runs Node for the rest, without the Node options containerd's environment
+ * may carry (NODE_EXTRA_CA_CERTS alone costs ~80 ms per start).
  *
- * containerd runs `containerd-shim-tsshim-v2 ... start` for every container and
- * waits for it twice (for the verb, then for the daemon to answer Create). The
- * launcher hands the request to a Node daemon that is already running (a spare,
- * listening on a socket of its own) and prints its answer, so no Node boots on
- * the critical path. Without a spare it starts one for this request alone, and
- * when anything goes wrong before an answer it falls back to the Node `start`
- * verb with the same argv, environment and stdin.
+ * `start`: containerd waits for it twice (for the verb, then for the daemon
+ * to answer Create). The launcher hands the request to a Node daemon that is
+ * already running (a spare, listening on a socket of its own) and prints its
+ * answer, so no Node boots on the critical path. Without a ready spare it
+ * starts one for this request alone, and when anything goes wrong before an
+ * answer it falls back to the Node `start` verb with the same argv,
+ * environment and stdin. `delete`: see delete_verb.c.
  *
  * Wire format to the spare (one request per connection, ended by SHUT_WR):
  *   records of  tag:u8  length:u32le  bytes
@@ -25,6 +28,32 @@
 #include <sys/types.h>
 
 #define LAUNCHER_ADOPTED 0x01
+#define DEFAULT_SOCKET_DIR "/run/containerd/s"
+
+/* What containerd passes (Go flag syntax); verb is the first positional. */
+struct shim_args {
+  const char *address;
+  const char *namespace;
+  const char *id;
+  const char *bundle;
+  const char *verb;
+};
+
+enum node_entry {
+  NODE_BUNDLE,   /* dist/bundle/main.mjs: the verbs */
+  NODE_SNAPSHOT, /* the daemon's startup snapshot when there is one (spares) */
+};
+
+/* node_exec.c */
+int package_root(char *out, size_t size);
+/* execvp node with the shim's flags and argv[1..]; does not return. */
+void exec_node(const char *root, enum node_entry entry, int argc, char **argv);
+
+/* delete_verb.c: 1 when answered without Node. */
+int delete_fast_path(const struct shim_args *a);
+
+/* sha256.c */
+void sha256_hex(const void *data, size_t len, char out[65]);
 
 struct buf {
   unsigned char *data;
@@ -54,10 +83,10 @@ int spare_ready(const char *path);
 
 /* spare_spawn.c */
 /* Starts a spare daemon for this request alone; returns our end of its socket. */
-int spawn_private_spare(const char *wrapper, const char *address);
-/* Makes sure a shared spare listens on path: binds it (under a lock) and starts
- * one when nobody does. Failures are only logged: the next start falls back. */
-void ensure_shared_spare(const char *wrapper, const char *address, const char *path);
+int spawn_private_spare(const char *root, const char *address);
+/* Makes sure a shared spare listens on path: binds it and starts one when
+ * nobody does. Failures are silent: the next start falls back. */
+void ensure_shared_spare(const char *root, const char *address, const char *path);
 
 /* exchange.c */
 int send_request(int fd, int argc, char **argv, char **envp, const struct buf *in);

@@ -1,6 +1,7 @@
-/* Starting spare daemons. A spare is the shim's Node program run as
- *   containerd-shim-tsshim-v2 -address <containerd address> spare|adopt
- * with fd 3 its socket: a listening one for a shared spare (`spare`), or our
+/* Starting spare daemons. A spare is the shim's Node program (from the
+ * startup snapshot) run with the arguments
+ *   -address <containerd address> spare|adopt
+ * and fd 3 its socket: a listening one for a shared spare (`spare`), or our
  * end of a socketpair for a spare started for one request (`adopt`). It gets
  * its own session, / as cwd and /dev/null as stdio (containerd reads the
  * verb's output until every writer is gone), and is reparented to init when
@@ -19,10 +20,8 @@
 
 #include "launcher.h"
 
-extern char **environ;
-
 /* In the child: fd becomes 3, 0-2 are /dev/null, nothing else stays open. */
-static void exec_spare(const char *wrapper, const char *address, const char *mode, int fd) {
+static void exec_spare(const char *root, const char *address, const char *mode, int fd) {
   char *argv[] = {"containerd-shim-tsshim-v2", "-address", (char *)address, (char *)mode, NULL};
   if (setsid() < 0) _exit(126);
   if (fd == 3) {
@@ -47,11 +46,11 @@ static void exec_spare(const char *wrapper, const char *address, const char *mod
   if (strcmp(mode, "spare") == 0 && setpriority(PRIO_PROCESS, 0, 10) < 0) _exit(126);
   /* containerd's own signal dispositions must not reach the daemon. */
   signal(SIGPIPE, SIG_DFL);
-  execve(wrapper, argv, environ);
+  exec_node(root, NODE_SNAPSHOT, 4, argv);
   _exit(127);
 }
 
-int spawn_private_spare(const char *wrapper, const char *address) {
+int spawn_private_spare(const char *root, const char *address) {
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
     launcher_perror("socketpair");
@@ -64,7 +63,7 @@ int spawn_private_spare(const char *wrapper, const char *address) {
     close(sp[1]);
     return -1;
   }
-  if (pid == 0) exec_spare(wrapper, address, "adopt", sp[1]);
+  if (pid == 0) exec_spare(root, address, "adopt", sp[1]);
   close(sp[1]);
   return sp[0];
 }
@@ -94,7 +93,7 @@ static int bind_listener(const char *path) {
   return fd;
 }
 
-void ensure_shared_spare(const char *wrapper, const char *address, const char *path) {
+void ensure_shared_spare(const char *root, const char *address, const char *path) {
   int fd = bind_listener(path);
   if (fd < 0 && errno == EADDRINUSE) {
     int probe = connect_unix(path);
@@ -110,7 +109,7 @@ void ensure_shared_spare(const char *wrapper, const char *address, const char *p
   }
   if (fd < 0) return;
   pid_t pid = fork();
-  if (pid == 0) exec_spare(wrapper, address, "spare", fd);
+  if (pid == 0) exec_spare(root, address, "spare", fd);
   if (pid < 0) unlink(path);
   close(fd);
 }

@@ -71,8 +71,8 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
       await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
       events.close();
       // The socket file goes first: containerd runs `delete` the moment the
-      // connection closes, and the wrapper answers it without Node only when
-      // no socket is left (bin/containerd-shim-tsshim-v2).
+      // connection closes, and the launcher answers it without Node only when
+      // no socket is left (native/launcher/delete_verb.c).
       const socketPath = process.env["TSSHIM_SOCKET_PATH"];
       if (socketPath !== undefined && socketPath !== "") {
         try {
