@@ -2,17 +2,9 @@
 #include "memory.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <malloc.h>
 
 int tsshim_memory_trim(void) { return malloc_trim(0); }
-
-int tsshim_memory_set_arena_max(int arenas, struct tsshim_error *err) {
-  if (arenas < 1) return tsshim_error_set(err, EINVAL, "memory", "mallopt", "M_ARENA_MAX", NULL);
-  /* mallopt returns 1 on success and 0 on error, without setting errno. */
-  if (mallopt(M_ARENA_MAX, arenas) != 1) return tsshim_error_set(err, EINVAL, "memory", "mallopt", "M_ARENA_MAX", NULL);
-  return 0;
-}
 
 /* Node-API has no call for this, but V8's public C++ API is exported by the
  * node binary for addons. Both entry points are plain (non-virtual) functions:

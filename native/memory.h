@@ -4,15 +4,9 @@
 #ifndef TSSHIM_MEMORY_H
 #define TSSHIM_MEMORY_H
 
-#include "error.h"
-
 /* malloc_trim(0): releases free pages of every malloc arena (not only the top
  * of the main heap). Returns 1 when memory was released, 0 when none was. */
 int tsshim_memory_trim(void);
-
-/* Caps the number of malloc arenas (M_ARENA_MAX). Threads that start later
- * (libuv's pool) then share the existing arenas instead of each getting one. */
-int tsshim_memory_set_arena_max(int arenas, struct tsshim_error *err);
 
 /* Asks V8 for a full, memory-reducing collection (Isolate::LowMemoryNotification:
  * shrinks the young generation, compacts, returns pooled pages). Must run on

@@ -11,7 +11,6 @@ import { loadAddon } from "../oci/addon.js";
 interface NativeMemory {
   memoryTrim(): boolean;
   memoryCompactHeap(): boolean;
-  memorySetArenaMax(arenas: number): void;
 }
 
 /** Idle time after the last Task API call (start or end) before compacting. */
