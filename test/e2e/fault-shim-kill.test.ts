@@ -3,9 +3,10 @@
 // and after the user's `ctr task rm` / `ctr container rm` nothing of the
 // container is left (no process, shim, mount, cgroup, socket, bundle dir).
 // Delays are drawn from TSSHIM_FAULT_SEED (printed) so a failure replays.
-// Every other create/start round kills within 5 ms of the daemon appearing:
-// mostly before containerd's dial, where containerd runs no delete verb at all
-// and only start's socket guard (src/shim/socket-guard.ts) removes the socket.
+// Every other create/start round kills within 5 ms of the daemon appearing,
+// and a third test does so with the Node start verb: mostly before
+// containerd's dial, where containerd runs no delete verb at all and only the
+// socket guard (src/shim/socket-guard.ts) removes the socket.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -102,15 +103,17 @@ async function noGuardLeft(): Promise<void> {
   assert.deepEqual(guards(), [], "socket guards still running");
 }
 
-test(`kill -9 the shim at random points of create/start (${ROUNDS} rounds)`, {
-  timeout: 100_000,
-}, async () => {
-  const rand = prng(SEED);
+/** Kills the shim of `ctr run -d` `delay(i)` ms after it appears, then checks the cleanup. */
+async function createStartRounds(
+  prefix: string,
+  rounds: number,
+  delayOf: (i: number) => number,
+): Promise<string> {
   let refused = 0;
   let retried = 0;
-  for (let i = 0; i < ROUNDS; i++) {
-    const id = `sk-run-${i}`;
-    const delay = Math.floor(rand() * (i % 2 === 0 ? 5 : 400));
+  for (let i = 0; i < rounds; i++) {
+    const id = `${prefix}-${i}`;
+    const delay = delayOf(i);
     const run = cd.ctr(["run", "-d", ...cd.runtimeFlags("tsshim"), image, id, "sleep", "3600"]);
     const pid = await shimPid(id);
     await sleep(delay);
@@ -137,9 +140,37 @@ test(`kill -9 the shim at random points of create/start (${ROUNDS} rounds)`, {
     await cleanupAndCheck(id, `create/start round ${i}, delay ${delay} ms`);
   }
   await noGuardLeft();
-  console.log(
-    `fault-shim-kill: create/start ${ROUNDS} kills (${refused} before containerd's dial, ${retried} before the launcher's answer: start retried)`,
+  return `${rounds} kills (${refused} before containerd's dial, ${retried} before the launcher's answer: start retried)`;
+}
+
+test(`kill -9 the shim at random points of create/start (${ROUNDS} rounds)`, {
+  timeout: 100_000,
+}, async () => {
+  const rand = prng(SEED);
+  const figures = await createStartRounds("sk-run", ROUNDS, (i) =>
+    Math.floor(rand() * (i % 2 === 0 ? 5 : 400)),
   );
+  console.log(`fault-shim-kill: create/start ${figures}`);
+});
+
+// Without the launcher (TSSHIM_SPARE=0, or a checkout without it built) the
+// Node verb spawns the daemon and exits: a kill in its first ms mostly lands
+// before containerd's dial, the window only the socket guard covers.
+test(`kill -9 the shim within 5 ms of its spawn by the Node start verb (${Math.ceil(ROUNDS / 2)} rounds)`, {
+  timeout: 100_000,
+}, async () => {
+  const saved = { cd, image, snapshot };
+  cd = await startContainerd({ env: { TSSHIM_SPARE: "0" } });
+  try {
+    image = await importBusyboxImage(cd);
+    snapshot = takeLeakSnapshot(cd);
+    const rand = prng(SEED + 2);
+    const figures = await createStartRounds("sk-node", Math.ceil(ROUNDS / 2), () => Math.floor(rand() * 5));
+    console.log(`fault-shim-kill: Node start verb ${figures}`);
+  } finally {
+    await cd.stop();
+    ({ cd, image, snapshot } = saved);
+  }
 });
 
 test(`kill -9 the shim at random points of exec (${ROUNDS} rounds)`, { timeout: 100_000 }, async () => {
