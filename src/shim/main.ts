@@ -25,13 +25,13 @@ function writeStdout(data: Uint8Array | string): void {
 /**
  * How `start` runs the daemon: from the V8 startup snapshot that
  * scripts/snapshot.mjs built for this very Node version (module
- * initialisation already done), else from this bundle. TSSHIM_SNAPSHOT=0
- * turns the snapshot off.
+ * initialisation already done) when TSSHIM_SNAPSHOT=1, else from this
+ * bundle. The snapshot is opt-in: it costs every shim ~6 MiB of PSS.
  */
 function daemonArgs(): string[] {
   const entry = fileURLToPath(import.meta.url);
   const blob = join(dirname(entry), "..", "snapshot", `daemon-${process.version}.blob`);
-  if (process.env["TSSHIM_SNAPSHOT"] !== "0" && existsSync(blob)) return ["--snapshot-blob", blob, "--"];
+  if (process.env["TSSHIM_SNAPSHOT"] === "1" && existsSync(blob)) return ["--snapshot-blob", blob, "--"];
   return [entry];
 }
 

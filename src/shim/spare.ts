@@ -296,6 +296,11 @@ export async function runSpare(args: ShimArgs, mode: SpareMode): Promise<void> {
   // A shared spare has time (and nice 10): it runs a container's code paths
   // once, so that the container it takes does not pay V8's first-call costs.
   // One started for a waiting request does not.
-  if (mode === "spare") await (await import("./warm-up.js")).warmUp();
+  if (mode === "spare") {
+    await (await import("./warm-up.js")).warmUp();
+    // Then it hands back what the boot and the warm-up left (it may wait
+    // for minutes, and its memory counts): the compiled code stays.
+    (await import("./memory.js")).compactNow();
+  }
   new Spare(mode, spareSocketPath(args.address, process.env["TSSHIM_SOCKET_DIR"])).run();
 }
