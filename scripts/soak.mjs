@@ -1,6 +1,6 @@
 // The long variants of the fault and load tests (npm run soak, 10-30 min):
 // 1,000 kills of containerd, 60 s of containerd downtime, a 10,000-exec
-// soak, 200+200 shim kills, 300 containers, 20,000 orphans. Each runs as its
+// soak, 200+100+200 shim kills, 300 containers, 20,000 orphans. Each runs as its
 // own `node --test` of the compiled file, sized through the environment;
 // the figures each test prints are collected into a markdown table on
 // stdout (copy it into docs/reliability.md when the figures are new).
@@ -22,9 +22,10 @@ const runs = [
   },
   {
     file: "fault-shim-kill",
-    fault: "kill -9 a shim during create/start (half within 5 ms of its spawn) and during exec",
+    fault:
+      "kill -9 a shim during create/start (half within 5 ms of its spawn), within 5 ms of the Node start verb's spawn, and during exec",
     env: { TSSHIM_SHIM_KILL_ROUNDS: "200" },
-    iterations: "200 + 200",
+    iterations: "200 + 100 + 200",
     checked: "containerd's delete path: no process, shim, socket, mount, cgroup, bundle dir",
   },
   {
@@ -46,7 +47,7 @@ const runs = [
     fault: "sequential execs in one container (Tasks API)",
     env: { TSSHIM_LOAD_EXECS: "10000" },
     iterations: "10,000",
-    checked: "exit statuses, shim RSS at 100/500/every 1,000, shim fds, zombies",
+    checked: "exit statuses, shim RSS (settled and under load) at 100/500/every 1,000, shim fds, zombies",
   },
   {
     file: "load-containers",
