@@ -66,21 +66,22 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
     if (exiting) return;
     exiting = true;
     log.info("shutting down: no containers left");
+    // The socket file goes at once: containerd may close its connection right
+    // after Shutdown and run `delete` while the last events are still being
+    // flushed, and the launcher answers that without Node only when no socket
+    // is left (native/launcher/delete_verb.c). No new container comes here now.
+    const socketPath = process.env["TSSHIM_SOCKET_PATH"];
+    if (socketPath !== undefined && socketPath !== "") {
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        // already gone
+      }
+    }
     // Answer the Shutdown call first, then leave.
     setImmediate(async () => {
       await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
       events.close();
-      // The socket file goes first: containerd runs `delete` the moment the
-      // connection closes, and the launcher answers it without Node only when
-      // no socket is left (native/launcher/delete_verb.c).
-      const socketPath = process.env["TSSHIM_SOCKET_PATH"];
-      if (socketPath !== undefined && socketPath !== "") {
-        try {
-          unlinkSync(socketPath);
-        } catch {
-          // already gone
-        }
-      }
       await server.shutdown().catch(() => undefined);
       process.exit(0);
     });

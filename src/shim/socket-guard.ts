@@ -37,23 +37,55 @@ while [ $i -lt ${GUARD_POLLS} ]; do
   i=$((i+1))
 done`;
 
-/** Starts the guard for a daemon just spawned on `socket`; best effort (a failure here is not a failed start). Returns the guard's pid. */
-export function guardSocketUntilConnected(pid: number, socket: string, bundle: string): number | undefined {
+export interface GuardCommand {
+  readonly file: string;
+  /** argv[0] included. */
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** The guard's command line for a daemon on `socket` (undefined: the socket is already gone). */
+export function guardCommand(pid: number, socket: string, bundle: string): GuardCommand | undefined {
   try {
     // Inode numbers are reused at once on ext4: the ctime (ns) tells a new socket from ours.
     const st = statSync(socket, { bigint: true });
     const ns = st.ctimeNs % 1_000_000_000n;
     const ident = `${st.ino} ${st.ctimeNs / 1_000_000_000n}.${ns.toString().padStart(9, "0")}`;
-    const guard = spawn(
-      "/bin/sh",
-      ["-c", SCRIPT, "tsshim-socket-guard", String(pid), socket, ident, join(bundle, "shim-binary-path")],
-      {
-        cwd: "/",
-        detached: true,
-        stdio: "ignore",
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
-      },
-    );
+    return {
+      file: "/bin/sh",
+      argv: [
+        "sh",
+        "-c",
+        SCRIPT,
+        "tsshim-socket-guard",
+        String(pid),
+        socket,
+        ident,
+        join(bundle, "shim-binary-path"),
+      ],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the guard for a daemon just spawned on `socket` from the Node verb;
+ * best effort (a failure here is not a failed start). Returns the guard's pid.
+ * A daemon (a spare taking a container) starts it natively instead: its
+ * reaper is the one owner of wait (src/shim/spare.ts).
+ */
+export function guardSocketUntilConnected(pid: number, socket: string, bundle: string): number | undefined {
+  try {
+    const cmd = guardCommand(pid, socket, bundle);
+    if (cmd === undefined) return undefined;
+    const guard = spawn(cmd.file, cmd.argv.slice(1), {
+      cwd: "/",
+      detached: true,
+      stdio: "ignore",
+      env: cmd.env,
+    });
     guard.on("error", () => {});
     guard.unref();
     return guard.pid;

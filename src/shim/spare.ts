@@ -18,7 +18,7 @@ import { canConnect } from "./address.js";
 import type { ShimArgs } from "./args.js";
 import { parseShimArgs } from "./args.js";
 import { daemonEnvironment } from "./environment.js";
-import { guardSocketUntilConnected } from "./socket-guard.js";
+import { guardCommand } from "./socket-guard.js";
 import { spareSocketPath } from "./spare-path.js";
 import {
   decodeRequest,
@@ -257,7 +257,24 @@ class Spare {
     writeAtomic(join(req.cwd, "shim.pid"), String(process.pid));
     writeAtomic(join(req.cwd, "address"), address);
     adjustOomScore(process.pid, req.parentPid > 0 ? req.parentPid : process.ppid);
-    guardSocketUntilConnected(process.pid, path, req.cwd);
+    // The socket guard (socket-guard.ts), spawned natively: this process now
+    // has a reaper, the one owner of wait, so child_process is not for it.
+    const guard = guardCommand(process.pid, path, req.cwd);
+    if (guard !== undefined) {
+      try {
+        const { pidfd } = nativeProc().spawn({
+          file: guard.file,
+          argv: guard.argv,
+          envp: Object.entries(guard.env).map(([k, v]) => `${k}=${v}`),
+          cwd: "/",
+          fds: [-1, -1, -1],
+          setsid: true,
+        });
+        nativeProc().closeFd(pidfd);
+      } catch {
+        // best effort, as from the Node verb
+      }
+    }
     return { status: 0, adopted: true, output: input.output(address) };
   }
 }
