@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
     if (delete_fast_path(&a)) return 0;
   } else if (argc == 4 && strcmp(argv[1], "-address") == 0 &&
              (strcmp(verb, "spare") == 0 || strcmp(verb, "adopt") == 0)) {
-    exec_node(root, NODE_SNAPSHOT, argc, argv);
+    exec_node(root, strcmp(verb, "adopt") == 0 ? NODE_SNAPSHOT_FAST : NODE_SNAPSHOT, argc, argv);
   }
   exec_node(root, NODE_BUNDLE, argc, argv);
 }

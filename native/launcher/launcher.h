@@ -40,8 +40,9 @@ struct shim_args {
 };
 
 enum node_entry {
-  NODE_BUNDLE,   /* dist/bundle/main.mjs: the verbs */
-  NODE_SNAPSHOT, /* the daemon's startup snapshot when there is one (spares) */
+  NODE_BUNDLE,        /* dist/bundle/main.mjs: the verbs */
+  NODE_SNAPSHOT,      /* a shared spare: the bundle unless TSSHIM_SNAPSHOT=1 */
+  NODE_SNAPSHOT_FAST, /* a spare for a waiting request: the snapshot unless TSSHIM_SNAPSHOT=0 */
 };
 
 /* node_exec.c */

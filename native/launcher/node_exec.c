@@ -47,15 +47,18 @@ void exec_node(const char *root, enum node_entry entry, int argc, char **argv) {
   args[n++] = "node";
   for (const char *const *f = NODE_FLAGS; *f != NULL; f++) args[n++] = (char *)*f;
   int snapshot = 0;
-  /* Opt-in (TSSHIM_SNAPSHOT=1): Node keeps the whole blob in each process,
-   * +6 MiB PSS per shim, for a boot of 60 ms of CPU instead of 130. Spares
-   * boot off the critical path, so only bursts of starts (each booting its
-   * own spare) gain from it; memory is paid by every shim (README). */
-  if (entry == NODE_SNAPSHOT) {
-    const char *on = getenv("TSSHIM_SNAPSHOT");
+  /* Node keeps the whole blob in each process booted from it: +6 MiB PSS
+   * per shim, for a boot of 60 ms of CPU instead of 130. The shared spare
+   * boots off the critical path, so by default it boots lean from the
+   * bundle; a spare started for one waiting request (a burst of starts, each
+   * booting its own) boots fast from the snapshot. TSSHIM_SNAPSHOT=1: always,
+   * 0: never (README, Performance). */
+  if (entry != NODE_BUNDLE) {
+    const char *mode = getenv("TSSHIM_SNAPSHOT");
+    int want = mode != NULL && mode[0] != '\0' ? strcmp(mode, "0") != 0 : entry == NODE_SNAPSHOT_FAST;
     snprintf(script, sizeof script, "%s/dist/snapshot/daemon.blob", root);
     struct stat st;
-    snapshot = on != NULL && strcmp(on, "1") == 0 && stat(script, &st) == 0;
+    snapshot = want && stat(script, &st) == 0;
   }
   if (snapshot) {
     args[n++] = "--snapshot-blob";
@@ -66,7 +69,7 @@ void exec_node(const char *root, enum node_entry entry, int argc, char **argv) {
     args[n++] = script;
   }
   /* How a shim booted, readable in /proc/PID/environ (tests, operators). */
-  if (entry == NODE_SNAPSHOT && setenv("TSSHIM_BOOT", snapshot ? "snapshot" : "bundle", 1) < 0) {
+  if (entry != NODE_BUNDLE && setenv("TSSHIM_BOOT", snapshot ? "snapshot" : "bundle", 1) < 0) {
     perror("containerd-shim-tsshim-v2: setenv");
     exit(1);
   }

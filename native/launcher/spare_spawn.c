@@ -46,7 +46,7 @@ static void exec_spare(const char *root, const char *address, const char *mode, 
   if (strcmp(mode, "spare") == 0 && setpriority(PRIO_PROCESS, 0, 10) < 0) _exit(126);
   /* containerd's own signal dispositions must not reach the daemon. */
   signal(SIGPIPE, SIG_DFL);
-  exec_node(root, NODE_SNAPSHOT, 4, argv);
+  exec_node(root, strcmp(mode, "adopt") == 0 ? NODE_SNAPSHOT_FAST : NODE_SNAPSHOT, 4, argv);
   _exit(127);
 }
 

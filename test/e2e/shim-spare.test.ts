@@ -14,7 +14,7 @@ import { decodeReply } from "../../src/shim/spare-protocol.js";
 import { type Containerd, isShimOf, isSpareOf, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
-import { listPids, processCmdline, sleep } from "../helpers/proc.js";
+import { listPids, processCmdline, processEnviron, sleep } from "../helpers/proc.js";
 
 let cd: Containerd;
 let image: string;
@@ -89,7 +89,11 @@ async function remove(id: string, of: Containerd = cd): Promise<void> {
 
 test("the next container's shim is the spare that was waiting, and a new spare replaces it", async () => {
   await runDetached("first");
+  // No spare waited for the first start: one was booted for it alone, from
+  // the startup snapshot (fast); the shared spare boots lean from the bundle.
+  assert.equal(processEnviron(shimPid(cd, "first"))?.get("TSSHIM_BOOT"), "snapshot");
   const spare = await oneSpare();
+  assert.equal(processEnviron(spare)?.get("TSSHIM_BOOT"), "bundle");
   await runDetached("second");
   try {
     assert.equal(shimPid(cd, "second"), spare, "the waiting spare took the container");
