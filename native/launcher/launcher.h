@@ -41,8 +41,8 @@ struct shim_args {
 
 enum node_entry {
   NODE_BUNDLE,        /* dist/bundle/main.mjs: the verbs */
-  NODE_SNAPSHOT,      /* a shared spare: the bundle unless TSSHIM_SNAPSHOT=1 */
-  NODE_SNAPSHOT_FAST, /* a spare for a waiting request: the snapshot unless TSSHIM_SNAPSHOT=0 */
+  NODE_SNAPSHOT,      /* a shared spare: the snapshot with TSSHIM_SNAPSHOT=1 */
+  NODE_SNAPSHOT_FAST, /* a spare for a waiting request: the snapshot with TSSHIM_SNAPSHOT=1 or burst */
 };
 
 /* node_exec.c */

@@ -89,9 +89,9 @@ async function remove(id: string, of: Containerd = cd): Promise<void> {
 
 test("the next container's shim is the spare that was waiting, and a new spare replaces it", async () => {
   await runDetached("first");
-  // No spare waited for the first start: one was booted for it alone, from
-  // the startup snapshot (fast); the shared spare boots lean from the bundle.
-  assert.equal(processEnviron(shimPid(cd, "first"))?.get("TSSHIM_BOOT"), "snapshot");
+  // No spare waited for the first start: one was booted for it alone; by
+  // default every spare boots lean from the bundle (TSSHIM_SNAPSHOT: below).
+  assert.equal(processEnviron(shimPid(cd, "first"))?.get("TSSHIM_BOOT"), "bundle");
   const spare = await oneSpare();
   assert.equal(processEnviron(spare)?.get("TSSHIM_BOOT"), "bundle");
   await runDetached("second");
@@ -213,5 +213,18 @@ test("TSSHIM_SPARE=0: start runs the Node verb and no spare is made", async () =
     assert.equal(existsSync(spareSocketPath(plain.address)), false);
   } finally {
     await plain.stop();
+  }
+});
+
+test("TSSHIM_SNAPSHOT=burst: a spare booted for a waiting start uses the snapshot, the shared spare the bundle", async () => {
+  const burst = await startContainerd({ env: { TSSHIM_SNAPSHOT: "burst" } });
+  try {
+    const img = await importBusyboxImage(burst);
+    const r = await burst.ctr(["run", "-d", ...burst.runtimeFlags("tsshim"), img, "b1", "sleep", "3600"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(processEnviron(shimPid(burst, "b1"))?.get("TSSHIM_BOOT"), "snapshot");
+    assert.equal(processEnviron(await oneSpare(burst))?.get("TSSHIM_BOOT"), "bundle");
+  } finally {
+    await burst.stop();
   }
 });
