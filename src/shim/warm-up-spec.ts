@@ -2,215 +2,74 @@
 // default capabilities, mounts, masked and read-only paths, device rules), the
 // sample a spare daemon runs through spec parsing and planning while it waits
 // (warm-up.ts). Never used to create anything.
+const CAPS = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FSETID",
+  "CAP_FOWNER",
+  "CAP_MKNOD",
+  "CAP_NET_RAW",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETFCAP",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE",
+];
+
+function mount(destination: string, type: string, source: string, options: string): unknown {
+  return { destination, type, source, options: options.split(",") };
+}
+
+const ALLOWED_DEVICES: readonly [string, number, number | undefined][] = [
+  ["c", 1, 3],
+  ["c", 1, 8],
+  ["c", 1, 7],
+  ["c", 5, 0],
+  ["c", 1, 5],
+  ["c", 1, 9],
+  ["c", 5, 1],
+  ["c", 136, undefined],
+  ["c", 5, 2],
+];
+
 export const WARM_UP_SPEC: unknown = {
   ociVersion: "1.0.2-dev",
   process: {
-    user: {
-      uid: 0,
-      gid: 0,
-      additionalGids: [0],
-    },
+    user: { uid: 0, gid: 0, additionalGids: [0] },
     args: ["/bin/true"],
     env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
     cwd: "/",
-    capabilities: {
-      bounding: [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-      ],
-      effective: [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-      ],
-      permitted: [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-      ],
-    },
-    rlimits: [
-      {
-        type: "RLIMIT_NOFILE",
-        hard: 1024,
-        soft: 1024,
-      },
-    ],
+    capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
+    rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
     noNewPrivileges: true,
   },
-  root: {
-    path: "rootfs",
-  },
+  root: { path: "rootfs" },
   mounts: [
-    {
-      destination: "/proc",
-      type: "proc",
-      source: "proc",
-      options: ["nosuid", "noexec", "nodev"],
-    },
-    {
-      destination: "/dev",
-      type: "tmpfs",
-      source: "tmpfs",
-      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-    },
-    {
-      destination: "/dev/pts",
-      type: "devpts",
-      source: "devpts",
-      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-    },
-    {
-      destination: "/dev/shm",
-      type: "tmpfs",
-      source: "shm",
-      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    },
-    {
-      destination: "/dev/mqueue",
-      type: "mqueue",
-      source: "mqueue",
-      options: ["nosuid", "noexec", "nodev"],
-    },
-    {
-      destination: "/sys",
-      type: "sysfs",
-      source: "sysfs",
-      options: ["nosuid", "noexec", "nodev", "ro"],
-    },
-    {
-      destination: "/run",
-      type: "tmpfs",
-      source: "tmpfs",
-      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-    },
+    mount("/proc", "proc", "proc", "nosuid,noexec,nodev"),
+    mount("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"),
+    mount("/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    mount("/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k"),
+    mount("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"),
+    mount("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"),
+    mount("/run", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"),
   ],
   linux: {
     resources: {
       devices: [
-        {
-          allow: false,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 1,
-          minor: 3,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 1,
-          minor: 8,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 1,
-          minor: 7,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 5,
-          minor: 0,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 1,
-          minor: 5,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 1,
-          minor: 9,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 5,
-          minor: 1,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 136,
-          access: "rwm",
-        },
-        {
-          allow: true,
-          type: "c",
-          major: 5,
-          minor: 2,
-          access: "rwm",
-        },
+        { allow: false, access: "rwm" },
+        ...ALLOWED_DEVICES.map(([type, major, minor]) =>
+          minor === undefined
+            ? { allow: true, type, major, access: "rwm" }
+            : { allow: true, type, major, minor, access: "rwm" },
+        ),
       ],
-      cpu: {
-        shares: 1024,
-      },
+      cpu: { shares: 1024 },
     },
     cgroupsPath: "/tsshim-warm-up/c",
-    namespaces: [
-      {
-        type: "pid",
-      },
-      {
-        type: "ipc",
-      },
-      {
-        type: "uts",
-      },
-      {
-        type: "mount",
-      },
-      {
-        type: "network",
-      },
-    ],
+    namespaces: ["pid", "ipc", "uts", "mount", "network"].map((type) => ({ type })),
     maskedPaths: [
       "/proc/acpi",
       "/proc/asound",
