@@ -38,6 +38,7 @@ import { type Containerd, startContainerd } from "../helpers/containerd.js";
 import { type ContainerdClient, containerdClient, type ServerStream } from "../helpers/grpc.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, findLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { prng } from "../helpers/prng.js";
 import { mountsUnder, sleep } from "../helpers/proc.js";
 
 const SEED = Number(process.env.TSSHIM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -60,18 +61,6 @@ before(async () => {
 after(async () => {
   if (existsSync(cd.dir)) await cd.stop();
 });
-
-/** mulberry32: small, seedable, good enough to draw delays from. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // --- containerd up/down, shared by the killer and the lanes ---------------
 

@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import { type Containerd, isShimOf, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { prng } from "../helpers/prng.js";
 import { listPids, processCmdline, processStat, sleep } from "../helpers/proc.js";
 
 const SEED = Number(process.env.TSSHIM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -33,17 +34,6 @@ before(async () => {
 after(async () => {
   if (existsSync(cd.dir)) await cd.stop();
 });
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The shim daemon of `id` (not the short-lived `start` verb), once it exists. */
 async function shimPid(id: string, timeoutMs = 10_000): Promise<number> {
