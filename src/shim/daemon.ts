@@ -105,5 +105,8 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
   server.register(Task, impl);
   server.register(Task, impl, { name: "containerd.task.v3.Task" });
   await server.listen(listen);
+  // Armed from the start too: a shim whose containerd died before it sent
+  // Create (killed while `start` ran) is never contacted again for it.
+  onIdle();
   log.info("shim daemon serving");
 }
