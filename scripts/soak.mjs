@@ -51,7 +51,7 @@ const runs = [
   },
   {
     file: "load-containers",
-    fault: "containers through their lifecycle (ctr run --rm), 25 at a time",
+    fault: "containers through their lifecycle (ctr run --rm), 100 at a time",
     env: { TSSHIM_LOAD_CONTAINERS: "300" },
     iterations: "300",
     checked: "output and exit code of each, no leak",
