@@ -14,6 +14,7 @@ import { setPriority } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../oci/addon.js";
 import { nativeProc } from "../oci/native-proc.js";
+import { socketFd } from "../ttrpc/server.js";
 import { canConnect } from "./address.js";
 import type { ShimArgs } from "./args.js";
 import { parseShimArgs } from "./args.js";
@@ -90,11 +91,6 @@ function answer(sock: Socket, reply: StartReply): Promise<void> {
 
 function failure(message: string): StartReply {
   return { status: 1, adopted: false, output: Buffer.from(`containerd-shim-tsshim-v2: ${message}\n`) };
-}
-
-function socketFd(sock: Socket): number {
-  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  return typeof fd === "number" ? fd : -1;
 }
 
 /** What the `start` verb needs from a request that is not the argv: stdin decoded. */
@@ -239,7 +235,8 @@ class Spare {
     for (const k of Object.keys(process.env)) delete process.env[k];
     Object.assign(process.env, env, { TSSHIM_SOCKET_PATH: path });
     if (input.ttrpcAddress !== undefined) process.env["TTRPC_ADDRESS"] = input.ttrpcAddress;
-    const daemonArgs = parseShimArgs([...daemonCommandLine(args).slice(1)]);
+    // The daemon is this request's shim flags without the verb.
+    const daemonArgs: ShimArgs = { ...args, action: "", rest: [] };
     try {
       nativeProc().setProcessTitle("containerd-shim", daemonCommandLine(args));
     } catch {

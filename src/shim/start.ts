@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
+import { socketFd } from "../ttrpc/server.js";
 import {
   canConnect,
   DEFAULT_SOCKET_DIR,
@@ -101,14 +102,6 @@ function listen(path: string): Promise<Server> {
       resolve(server);
     });
   });
-}
-
-/** The listening fd of a net.Server; libuv keeps it on the handle. */
-function serverFd(server: Server): number {
-  const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
-  if (typeof handle?.fd !== "number" || handle.fd < 0)
-    throw new Error("listening socket has no file descriptor");
-  return handle.fd;
 }
 
 /** Writes a file atomically the way containerd's shims do (temp + rename). */
@@ -211,7 +204,8 @@ export async function startShim(args: ShimArgs, bundle: string, opts: StartOptio
   }
   try {
     chmodSync(path, 0o600);
-    const fd = serverFd(server);
+    const fd = socketFd(server);
+    if (fd < 0) throw new Error("listening socket has no file descriptor");
     const flags = ["-namespace", args.namespace, "-id", args.id, "-address", args.address];
     if (args.publishBinary !== "") flags.push("-publish-binary", args.publishBinary);
     if (args.debug) flags.push("-debug");

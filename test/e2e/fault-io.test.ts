@@ -13,10 +13,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Containerd, isShimOf, startContainerd } from "../helpers/containerd.js";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
-import { listPids, processCmdline, processStat, sleep } from "../helpers/proc.js";
+import { processStat, sleep } from "../helpers/proc.js";
 
 let cd: Containerd;
 let image: string;
@@ -31,16 +31,6 @@ before(async () => {
 after(async () => {
   if (existsSync(cd.dir)) await cd.stop();
 });
-
-function shimPidOf(id: string): number {
-  const found = listPids().filter((pid) => {
-    const argv = processCmdline(pid);
-    if (argv === undefined || !isShimOf(argv, cd.address) || argv.includes("start")) return false;
-    return argv[argv.indexOf("-id") + 1] === id;
-  });
-  assert.equal(found.length, 1, `shim daemons for ${id}: ${found.join(", ")}`);
-  return found[0]!;
-}
 
 async function initPid(id: string): Promise<number> {
   const ls = await cd.ctr(["task", "ls"]);
@@ -84,7 +74,7 @@ test("the shim's log FIFO reader gone (containerd killed): the shim keeps runnin
     const r = await cd.ctr(["run", "-d", ...cd.runtimeFlags("tsshim"), image, id, "sh", "-c", cmd]);
     assert.equal(r.code, 0, r.stderr);
   }
-  const shims = [shimPidOf("lf"), shimPidOf("lf-exit")];
+  const shims = [cd.shimDaemonPid("lf"), cd.shimDaemonPid("lf-exit")];
   await cd.kill9();
   // lf-exit exits now; its shim logs the exit and its failing publishes
   // into a log FIFO nobody reads.

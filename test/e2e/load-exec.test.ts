@@ -14,11 +14,11 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { packJsonAny, specTypeUrls } from "../../src/api/typeurl.js";
-import { type Containerd, isShimOf, startContainerd } from "../helpers/containerd.js";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
 import { containerdClient } from "../helpers/grpc.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
-import { listPids, processCmdline, processStat, sleep } from "../helpers/proc.js";
+import { listPids, processStat, sleep } from "../helpers/proc.js";
 
 const EXECS = Number(process.env.TSSHIM_LOAD_EXECS ?? 1_000);
 
@@ -35,16 +35,6 @@ before(async () => {
 after(async () => {
   if (existsSync(cd.dir)) await cd.stop();
 });
-
-function shimPidOf(id: string): number {
-  const found = listPids().filter((pid) => {
-    const argv = processCmdline(pid);
-    if (argv === undefined || !isShimOf(argv, cd.address) || argv.includes("start")) return false;
-    return argv[argv.indexOf("-id") + 1] === id;
-  });
-  assert.equal(found.length, 1, `shim daemons for ${id}: ${found.join(", ")}`);
-  return found[0]!;
-}
 
 /** Resident set of a process, in KiB. */
 function rssKiB(pid: number): number {
@@ -76,7 +66,7 @@ test(`${EXECS} sequential execs in one container: exact statuses, flat RSS, no f
 }, async () => {
   const run = await cd.ctr(["run", "-d", ...cd.runtimeFlags("tsshim"), image, "ex", "sleep", "3600"]);
   assert.equal(run.code, 0, run.stderr);
-  const shim = shimPidOf("ex");
+  const shim = cd.shimDaemonPid("ex");
   const client = containerdClient(cd.address, cd.namespace);
   const rss = new Map<number, number>();
   const settled = new Map<number, number>();

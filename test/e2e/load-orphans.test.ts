@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { type Containerd, isShimOf, startContainerd } from "../helpers/containerd.js";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
-import { listPids, processCmdline, processStat, sleep } from "../helpers/proc.js";
+import { listPids, processStat, sleep } from "../helpers/proc.js";
 
 const ORPHANS = Number(process.env.TSSHIM_LOAD_ORPHANS ?? 10_000);
 
@@ -26,16 +26,6 @@ before(async () => {
 after(async () => {
   if (existsSync(cd.dir)) await cd.stop();
 });
-
-function shimPidOf(id: string): number {
-  const found = listPids().filter((pid) => {
-    const argv = processCmdline(pid);
-    if (argv === undefined || !isShimOf(argv, cd.address) || argv.includes("start")) return false;
-    return argv[argv.indexOf("-id") + 1] === id;
-  });
-  assert.equal(found.length, 1, `shim daemons for ${id}: ${found.join(", ")}`);
-  return found[0]!;
-}
 
 function cpuSeconds(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -76,7 +66,7 @@ test(`${ORPHANS} orphans reparented to the shim: all reaped, no fd growth`, {
   try {
     const ls = await cd.ctr(["task", "ls"]);
     const init = Number(ls.stdout.match(/^orph\s+(\d+)/m)?.[1]);
-    const shim = shimPidOf("orph");
+    const shim = cd.shimDaemonPid("orph");
     const fds0 = fdCount(shim);
     const cpu0 = cpuSeconds(shim);
     const t0 = Date.now();

@@ -583,6 +583,18 @@ export class Containerd {
     return out;
   }
 
+  /** The one tsshim daemon serving container `id` (not a `start` verb); throws unless exactly one. */
+  shimDaemonPid(id: string): number {
+    const found = listPids().filter((pid) => {
+      const argv = processCmdline(pid);
+      if (argv === undefined || !isShimOf(argv, this.address) || argv.includes("start")) return false;
+      return argv[argv.indexOf("-id") + 1] === id;
+    });
+    if (found.length !== 1)
+      throw new Error(`shim daemons for ${id}: expected one, found [${found.join(", ")}]`);
+    return found[0]!;
+  }
+
   /** Processes that belong to this containerd: its shims, and anything running in its dirs or cgroups. */
   ownedProcesses(): number[] {
     const mine = new Set<number>();
