@@ -2,7 +2,8 @@
 // default capabilities, mounts, masked and read-only paths, device rules), the
 // sample a spare daemon runs through spec parsing and planning while it waits
 // (warm-up.ts). Never used to create anything.
-const CAPS = [
+/** containerd 1.6's default capabilities (oci.defaultUnixCaps); the bench and tests use them too. */
+export const CONTAINERD_DEFAULT_CAPS: readonly string[] = [
   "CAP_CHOWN",
   "CAP_DAC_OVERRIDE",
   "CAP_FSETID",
@@ -18,6 +19,7 @@ const CAPS = [
   "CAP_KILL",
   "CAP_AUDIT_WRITE",
 ];
+const CAPS = [...CONTAINERD_DEFAULT_CAPS];
 
 function mount(destination: string, type: string, source: string, options: string): unknown {
   return { destination, type, source, options: options.split(",") };

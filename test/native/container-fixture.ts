@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Container, type CreateOptions, type ExitStatus } from "../../src/oci/container.js";
 import type { Spec } from "../../src/oci/spec.js";
+import { CONTAINERD_DEFAULT_CAPS } from "../../src/shim/warm-up-spec.js";
 import { BUSYBOX_PATH, busyboxRootfsEntries } from "../helpers/busybox.js";
 
 export interface Bundle {
@@ -44,22 +45,8 @@ export function makeBundle(): Bundle {
   return { dir, rootfs, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export const DEFAULT_CAPS = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-];
+/** containerd's default capability set. */
+export const DEFAULT_CAPS = CONTAINERD_DEFAULT_CAPS;
 
 /** What `runc spec` writes, give or take: new pid/mount/ipc/uts/net namespaces. */
 export function defaultSpec(args: string[]): Spec {

@@ -12,7 +12,7 @@ before(() => {
 });
 after(() => bundle.cleanup());
 
-function mask(names: string[]): string {
+function mask(names: readonly string[]): string {
   let m = 0n;
   for (const n of names) m |= 1n << BigInt(CAPABILITIES[n]!);
   return m.toString(16).padStart(16, "0");
