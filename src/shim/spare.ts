@@ -223,7 +223,8 @@ class Spare {
     const env = daemonEnvironment(req.env);
     const input = await startInput(req, args);
     const { path, address } = groupSocket(args, req.cwd, env, input.socketDir);
-    if (await canConnect(path)) {
+    const fd = await claimSocket(path);
+    if (fd === undefined) {
       // The group's shim runs: it takes this container, and we stay spare.
       writeAtomic(join(req.cwd, "address"), address);
       return { status: 0, adopted: false, output: input.output(address) };
@@ -243,14 +244,7 @@ class Spare {
       // Without CAP_SYS_RESOURCE ps keeps showing the spare's flags; the shim works the same.
     }
     const { runDaemon } = await import("./daemon.js");
-    try {
-      unlinkSync(path); // a dead shim's socket file (nothing answered on it)
-    } catch {
-      // none
-    }
-    // Bound natively (0600): libuv would unlink the path when the daemon
-    // closes it, maybe under the group's next shim.
-    await runDaemon(daemonArgs, { fd: nativeProc().listenUnix(path, 128) });
+    await runDaemon(daemonArgs, { fd });
     writeAtomic(join(req.cwd, "shim.pid"), String(process.pid));
     writeAtomic(join(req.cwd, "address"), address);
     adjustOomScore(process.pid, req.parentPid > 0 ? req.parentPid : process.ppid);
@@ -293,6 +287,29 @@ function buildIdentity(): string {
       }
     })
     .join(",");
+}
+
+/**
+ * The group socket, bound (0600, natively: libuv would unlink the path when
+ * the daemon closes it, maybe under the group's next shim) — or undefined
+ * when the group's shim answers on it. Binding comes first and a file is
+ * removed only when nothing answers on it, as the Node verb does: two starts
+ * of one id racing (containerd restarted meanwhile) must not both bind.
+ */
+async function claimSocket(path: string): Promise<number | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return nativeProc().listenUnix(path, 128);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "EADDRINUSE" || attempt > 0) throw err;
+    }
+    if (await canConnect(path)) return undefined;
+    try {
+      unlinkSync(path); // a dead shim's socket file
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 function inode(path: string): number | undefined {
