@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "error.h"
+#include "fork_detached.h"
 #include "peercred.h"
 #include "pidfd.h"
 #include "proc_title.h"
@@ -570,6 +571,25 @@ static napi_value js_reaper_ref(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* forkDetached() → the new shim's pid here, 0 in the new shim (fork_detached.h). */
+static napi_value js_fork_detached(napi_env env, napi_callback_info info) {
+  uv_loop_t *loop;
+  struct tsshim_error err;
+  pid_t child = 0;
+  napi_value ret;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    napi_throw_error(env, "ERR_TSSHIM_FORK", "no libuv loop to re-arm in a forked spare");
+    return NULL;
+  }
+  int rc = tsshim_fork_detached(loop, &child, &err);
+  if (rc < 0) {
+    throw_tsshim_error(env, &err);
+    return NULL;
+  }
+  napi_create_int32(env, rc == 1 ? 0 : child, &ret);
+  return ret;
+}
+
 napi_status tsshim_napi_proc_init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"setSubreaper", NULL, js_set_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -580,6 +600,7 @@ napi_status tsshim_napi_proc_init(napi_env env, napi_value exports) {
       {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setProcessTitle", NULL, js_set_process_title, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"forkDetached", NULL, js_fork_detached, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listenUnix", NULL, js_listen_unix, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperStart", NULL, js_reaper_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reaperDrain", NULL, js_reaper_drain, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -5,7 +5,7 @@
 // for its own Node version; a Node upgrade without a rebuild falls back to
 // the bundle. Like the bundle, it is built aside and swapped in.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
@@ -15,6 +15,12 @@ const next = `${final}.next`;
 const old = `${final}.old`;
 rmSync(next, { recursive: true, force: true });
 mkdirSync(next, { recursive: true });
+
+/** The flags every shim's Node runs with, as the launcher passes them (V8 rejects a blob built with others). */
+function nodeFlags() {
+  const inc = readFileSync(`${root}native/launcher/node_flags.inc`, "utf8");
+  return [...inc.matchAll(/^"([^"]+)",$/gm)].map((m) => m[1]);
+}
 
 // The code finds the package root (native addon) from import.meta.url at run
 // time: it gets the URL the script has once in place.
@@ -46,7 +52,13 @@ delete env.NODE_OPTIONS;
 try {
   execFileSync(
     process.execPath,
-    ["--snapshot-blob", `${next}/daemon-${process.version}.blob`, "--build-snapshot", `${next}/daemon.cjs`],
+    [
+      ...nodeFlags(),
+      "--snapshot-blob",
+      `${next}/daemon-${process.version}.blob`,
+      "--build-snapshot",
+      `${next}/daemon.cjs`,
+    ],
     { env, stdio: ["ignore", "inherit", "pipe"] },
   );
 } catch (err) {

@@ -11,9 +11,9 @@
 
 #include "launcher.h"
 
-/* One V8 worker thread instead of one per CPU: -0.8 MiB PSS per shim (README,
- * Performance). The daemon the Node `start` verb spawns inherits them. */
-static const char *const NODE_FLAGS[] = {"--v8-pool-size=1", NULL};
+static const char *const NODE_FLAGS[] = {
+#include "node_flags.inc"
+    NULL};
 
 int package_root(char *out, size_t size) {
   char self[PATH_MAX];

@@ -53,6 +53,12 @@ export interface NativeProc {
   setProcessTitle(name: string, argv: readonly string[] | null): void;
   /** A 0600 listening unix socket at path that libuv will not unlink on close; EADDRINUSE if a file is there. */
   listenUnix(path: string, backlog: number): number;
+  /**
+   * Forks this process into a detached one (own session, parent init), its
+   * libuv loop re-armed: the child's pid here, 0 in the child. Only for a
+   * spare running V8 --single-threaded (native/fork_detached.h).
+   */
+  forkDetached(): number;
   reaperStart(callback: ReaperCallback): void;
   reaperDrain(): NativeExit[];
   reaperRef(on: boolean): void;
@@ -82,6 +88,7 @@ const EXPORTS: readonly (keyof NativeProc)[] = [
   "peerCredentials",
   "setProcessTitle",
   "listenUnix",
+  "forkDetached",
   "reaperStart",
   "reaperDrain",
   "reaperRef",

@@ -1,14 +1,18 @@
 // A spare daemon: a shim that booted before its container existed. The C
 // launcher (native/launcher) hands it a `start` request — argv, environment,
 // bundle, stdin — and it answers as the `start` verb would: with the address
-// of the group's running shim (it stays a spare), or by becoming this
-// container's shim itself (binding the group socket, then serving the Task
-// API), which takes Node's boot off the container's critical path.
+// of the group's running shim, or with a shim of its own for the container,
+// which takes Node's boot off the container's critical path.
 //
 // Two modes: `spare` listens on the shared socket the launcher bound (fd 3)
-// and waits for the next start; `adopt` was started for one request (fd 3 is
-// a connected socket) and exits unless it takes the container.
-import { chmodSync, statSync, unlinkSync } from "node:fs";
+// and serves starts for as long as it lives: for each new container it forks
+// itself (native/fork_detached.h) and the fork, booted and warm, becomes the
+// shim (binding the group socket, then serving the Task API) while the spare
+// waits for the next start; shims share the spare's memory until they write
+// to it. `adopt` was started for one request (fd 3 is a connected socket):
+// it becomes the shim itself, or exits. TSSHIM_FORK=0: a shared spare
+// becomes the shim too, and the launcher starts the next spare.
+import { chmodSync, readlinkSync, statSync, unlinkSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { setPriority } from "node:os";
 import { join } from "node:path";
@@ -37,6 +41,8 @@ const DEFAULT_IDLE_MS = 10 * 60_000;
 const PATH_CHECK_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 export const SPARE_NAME = "tsshim-spare";
+/** take()'s answer in a spare that forked the container's shim: the shim answers. */
+const FORKED = Symbol("forked");
 
 export type SpareMode = "spare" | "adopt";
 
@@ -75,6 +81,7 @@ function readAll(sock: Socket): Promise<Buffer> {
       clearTimeout(timer);
       resolve(Buffer.concat(chunks));
     });
+    sock.resume(); // accepted paused (Spare.run)
     sock.once("error", (err) => {
       clearTimeout(timer);
       reject(err);
@@ -115,7 +122,10 @@ async function startInput(req: StartRequest, args: ShimArgs) {
 class Spare {
   private adopted = false;
   private busy = Promise.resolve();
-  private closeListener: () => void = () => {};
+  /** Connections accepted and not yet served. */
+  private readonly waiting = new Set<Socket>();
+  /** Stops serving starts; the shared socket's file is removed only by the spare that owns it (not a fork). */
+  private closeListener: (unlinkPath: boolean) => void = () => {};
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly booted = buildIdentity();
 
@@ -140,9 +150,15 @@ class Spare {
       });
       return;
     }
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => {
+    // Paused until served: a shim forked meanwhile has a copy of every
+    // waiting connection, and must never read (steal) a byte of one.
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => {
+      this.waiting.add(sock);
       // One request at a time: the first that adopts this process ends its spare life.
-      this.busy = this.busy.then(() => (this.adopted ? void sock.destroy() : this.serve(sock)));
+      this.busy = this.busy.then(() => {
+        this.waiting.delete(sock);
+        return this.adopted ? void sock.destroy() : this.serve(sock);
+      });
     });
     server.listen({ fd: SPARE_FD });
     const path = this.path;
@@ -151,10 +167,10 @@ class Spare {
       if (ino === undefined || inode(path) !== ino) this.leave();
     }, PATH_CHECK_MS);
     check.unref();
-    this.closeListener = () => {
+    this.closeListener = (unlinkPath) => {
       clearInterval(check);
       clearTimeout(this.idleTimer);
-      if (ino !== undefined && inode(path) === ino) {
+      if (unlinkPath && ino !== undefined && inode(path) === ino) {
         try {
           unlinkSync(path);
         } catch {
@@ -166,6 +182,12 @@ class Spare {
     // Ready: the launcher connects only to a socket with this (otherwise
     // meaningless) sticky bit, so no start waits for a spare still booting.
     if (ino !== undefined) chmodSync(path, 0o1600);
+    this.armIdleTimer();
+  }
+
+  /** A spare leaves after TSSHIM_SPARE_IDLE_MS without a start. */
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
     const idleMs = Number.parseInt(process.env["TSSHIM_SPARE_IDLE_MS"] ?? "", 10);
     this.idleTimer = setTimeout(
       () => this.leave(),
@@ -175,7 +197,7 @@ class Spare {
 
   private leave(): void {
     if (this.adopted) return;
-    this.closeListener();
+    this.closeListener(true);
     process.exit(0);
   }
 
@@ -210,13 +232,15 @@ class Spare {
     const reply = await this.take(req).catch((err: unknown) =>
       failure(err instanceof Error ? err.message : String(err)),
     );
+    // Forked: the new shim answers on its copy of this connection.
+    if (reply === FORKED) return void sock.destroy();
     await answer(sock, reply);
     // Failed half-way through becoming a shim: no longer a spare, not a shim.
-    if (this.adopted && !reply.adopted) process.exit(1);
+    if (this.adopted && reply.status !== 0) process.exit(1);
   }
 
-  /** The `start` verb for this request, run here. */
-  private async take(req: StartRequest): Promise<StartReply> {
+  /** The `start` verb for this request, run here (FORKED: by the shim just forked off). */
+  private async take(req: StartRequest): Promise<StartReply | typeof FORKED> {
     const args = parseShimArgs(req.argv.slice(1));
     if (args.action !== "start")
       throw new Error(`spare: only start is handed to a spare, not ${JSON.stringify(args.action)}`);
@@ -229,9 +253,31 @@ class Spare {
       writeAtomic(join(req.cwd, "address"), address);
       return { status: 0, adopted: false, output: input.output(address) };
     }
+    // A shared spare forks the container's shim off itself and stays; one
+    // started for this request (or TSSHIM_FORK=0) becomes the shim.
+    const fork = this.mode === "spare" && process.env["TSSHIM_FORK"] !== "0";
+    if (fork) {
+      let child: number;
+      try {
+        child = nativeProc().forkDetached();
+      } catch (err) {
+        nativeProc().closeFd(fd);
+        throw err;
+      }
+      if (child > 0) {
+        nativeProc().closeFd(fd);
+        this.armIdleTimer();
+        return FORKED;
+      }
+      // Node read its pid once, at boot.
+      Object.defineProperty(process, "pid", { value: Number(readlinkSync("/proc/self")), enumerable: true });
+      // The spare serves the starts waiting behind this one.
+      for (const sock of this.waiting) sock.destroy();
+      this.waiting.clear();
+    }
     // This process becomes the container's shim: no other start may use it now.
     this.adopted = true;
-    this.closeListener();
+    this.closeListener(!fork);
     process.chdir(req.cwd);
     for (const k of Object.keys(process.env)) delete process.env[k];
     Object.assign(process.env, env, { TSSHIM_SOCKET_PATH: path });
@@ -266,7 +312,8 @@ class Spare {
         // best effort, as from the Node verb
       }
     }
-    return { status: 0, adopted: true, output: input.output(address) };
+    // `adopted` tells the launcher that the spare it asked is gone: not so when it forked.
+    return { status: 0, adopted: !fork, output: input.output(address) };
   }
 }
 

@@ -1,19 +1,23 @@
 // The spare daemon: `start` is answered by a shim that booted before its
 // container (native/launcher + src/shim/spare.ts). What an operator sees: the
-// next container's shim is the spare that was waiting, with a shim's command
-// line; a new spare replaces it; a container joining a running group leaves
-// the spare alone; a dead or stale spare, garbage on its socket, an idle
+// next container's shim is forked off the spare that was waiting, detached,
+// with a shim's command line, and outlives the spare; the spare stays (with
+// TSSHIM_FORK=0 it becomes the shim and a new one replaces it); a container
+// joining a running group leaves the spare alone; a dead or stale spare, garbage on its socket, an idle
 // timeout or TSSHIM_SPARE=0 never cost a container its start.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { ConnectRequestSchema, Task } from "../../src/api/gen/containerd/task/v2/shim_pb.js";
 import { spareSocketPath } from "../../src/shim/spare-path.js";
 import { decodeReply } from "../../src/shim/spare-protocol.js";
 import { type Containerd, isShimOf, isSpareOf, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { TtrpcClient } from "../../src/ttrpc/client.js";
 import { listPids, processCmdline, processEnviron, sleep } from "../helpers/proc.js";
 
 let cd: Containerd;
@@ -87,7 +91,25 @@ async function remove(id: string, of: Containerd = cd): Promise<void> {
   await of.ctr(["container", "rm", id]);
 }
 
-test("the next container's shim is the spare that was waiting, and a new spare replaces it", async () => {
+/** Field 4 (ppid) and 6 (session) of /proc/PID/stat. */
+function parentAndSession(pid: number): { ppid: number; sid: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { ppid: Number(f[1]), sid: Number(f[3]) };
+}
+
+/** The shim pid the container's shim reports in Connect, as containerd asks it. */
+async function connectShimPid(id: string): Promise<number> {
+  const client = await TtrpcClient.connect(bundleFile(cd, id, "address").replace(/^unix:\/\//, ""));
+  try {
+    const c = await client.service(Task).connect(create(ConnectRequestSchema, { id }), { timeoutMs: 5_000 });
+    return c.shimPid;
+  } finally {
+    client.close();
+  }
+}
+
+test("the next container's shim is forked off the waiting spare, which stays the spare", async () => {
   await runDetached("first");
   // No spare waited for the first start: one was booted for it alone; by
   // default every spare boots lean from the bundle (TSSHIM_SNAPSHOT: below).
@@ -95,28 +117,58 @@ test("the next container's shim is the spare that was waiting, and a new spare r
   const spare = await oneSpare();
   assert.equal(processEnviron(spare)?.get("TSSHIM_BOOT"), "bundle");
   await runDetached("second");
+  await runDetached("third");
   try {
-    assert.equal(shimPid(cd, "second"), spare, "the waiting spare took the container");
-    const argv = processCmdline(spare) ?? [];
-    assert.ok(isShimOf(argv, cd.address), argv.join(" "));
-    assert.deepEqual(argv.slice(0, 5), [
-      "containerd-shim-tsshim-v2",
-      "-namespace",
-      cd.namespace,
-      "-id",
-      "second",
-    ]);
-    assert.equal(comm(spare), "containerd-shim");
-    const next = await oneSpare();
-    assert.notEqual(next, spare);
-    const exec = await cd.ctr(["task", "exec", "--exec-id", "e1", "second", "echo", "from-spare"]);
+    const shims = [shimPid(cd, "second"), shimPid(cd, "third")];
+    for (const [i, pid] of shims.entries()) {
+      const id = i === 0 ? "second" : "third";
+      assert.notEqual(pid, spare, "the spare forked the shim and stays");
+      assert.equal(cd.shimDaemonPid(id), pid, "shim.pid names the process serving the container");
+      const argv = processCmdline(pid) ?? [];
+      assert.ok(isShimOf(argv, cd.address), argv.join(" "));
+      assert.deepEqual(argv.slice(0, 5), ["containerd-shim-tsshim-v2", "-namespace", cd.namespace, "-id", id]);
+      assert.equal(comm(pid), "containerd-shim");
+      // Detached as a shim `start` spawned: its own session, not the spare's child.
+      const { ppid, sid } = parentAndSession(pid);
+      assert.equal(sid, pid);
+      assert.notEqual(ppid, spare);
+      assert.equal(processEnviron(pid)?.get("TSSHIM_BOOT"), "bundle");
+      // Node read its pid at the spare's boot: Connect must say the shim's own.
+      assert.equal(await connectShimPid(id), pid);
+      const exec = await cd.ctr(["task", "exec", "--exec-id", "e1", id, "echo", "from-fork"]);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(exec.stdout, "from-fork\n");
+    }
+    assert.equal(await oneSpare(), spare, "one spare, the same");
+    // A forked shim does not depend on its spare.
+    process.kill(spare, "SIGKILL");
+    for (let i = 0; i < 100 && processCmdline(spare) !== undefined; i++) await sleep(20);
+    const exec = await cd.ctr(["task", "exec", "--exec-id", "e2", "second", "echo", "still-here"]);
     assert.equal(exec.code, 0, exec.stderr);
-    assert.equal(exec.stdout, "from-spare\n");
+    assert.equal(exec.stdout, "still-here\n");
   } finally {
+    await remove("third");
     await remove("second");
     await remove("first");
   }
   await assertNoLeaks(snapshot);
+});
+
+test("TSSHIM_FORK=0: the waiting spare becomes the shim itself, and a new spare replaces it", async () => {
+  const nofork = await startContainerd({ env: { TSSHIM_FORK: "0" } });
+  try {
+    const img = await importBusyboxImage(nofork);
+    const r = await nofork.ctr(["run", "-d", ...nofork.runtimeFlags("tsshim"), img, "nf1", "sleep", "3600"]);
+    assert.equal(r.code, 0, r.stderr);
+    const spare = await oneSpare(nofork);
+    const r2 = await nofork.ctr(["run", "-d", ...nofork.runtimeFlags("tsshim"), img, "nf2", "sleep", "3600"]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(shimPid(nofork, "nf2"), spare, "the waiting spare took the container");
+    assert.equal(comm(spare), "containerd-shim");
+    assert.notEqual(await oneSpare(nofork), spare);
+  } finally {
+    await nofork.stop();
+  }
 });
 
 test("a container that joins its group's running shim leaves the spare waiting", async () => {
@@ -168,11 +220,11 @@ test("garbage on the spare's socket gets an error answer and the spare keeps ser
   assert.deepEqual(sparePids(), [spare]);
   await runDetached("after-garbage");
   try {
-    assert.equal(shimPid(cd, "after-garbage"), spare);
+    assert.equal(processCmdline(shimPid(cd, "after-garbage"))?.[4], "after-garbage");
   } finally {
     await remove("after-garbage");
   }
-  await oneSpare();
+  assert.equal(await oneSpare(), spare);
   await assertNoLeaks(snapshot);
 });
 
