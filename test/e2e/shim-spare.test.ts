@@ -14,10 +14,10 @@ import { create } from "@bufbuild/protobuf";
 import { ConnectRequestSchema, Task } from "../../src/api/gen/containerd/task/v2/shim_pb.js";
 import { spareSocketPath } from "../../src/shim/spare-path.js";
 import { decodeReply } from "../../src/shim/spare-protocol.js";
+import { TtrpcClient } from "../../src/ttrpc/client.js";
 import { type Containerd, isShimOf, isSpareOf, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
 import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
-import { TtrpcClient } from "../../src/ttrpc/client.js";
 import { listPids, processCmdline, processEnviron, sleep } from "../helpers/proc.js";
 
 let cd: Containerd;
@@ -126,7 +126,13 @@ test("the next container's shim is forked off the waiting spare, which stays the
       assert.equal(cd.shimDaemonPid(id), pid, "shim.pid names the process serving the container");
       const argv = processCmdline(pid) ?? [];
       assert.ok(isShimOf(argv, cd.address), argv.join(" "));
-      assert.deepEqual(argv.slice(0, 5), ["containerd-shim-tsshim-v2", "-namespace", cd.namespace, "-id", id]);
+      assert.deepEqual(argv.slice(0, 5), [
+        "containerd-shim-tsshim-v2",
+        "-namespace",
+        cd.namespace,
+        "-id",
+        id,
+      ]);
       assert.equal(comm(pid), "containerd-shim");
       // Detached as a shim `start` spawned: its own session, not the spare's child.
       const { ppid, sid } = parentAndSession(pid);
