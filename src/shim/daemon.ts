@@ -11,7 +11,7 @@ import type { ShimArgs } from "./args.js";
 import { containerdEventSender } from "./containerd-events.js";
 import { EventPublisher } from "./events.js";
 import { createLogger, openLogFifo } from "./logger.js";
-import { compactWhenIdle, daemonCompactor } from "./memory.js";
+import { compactWhenIdle, daemonCompactor, forkedCompaction } from "./memory.js";
 import { TaskService } from "./task-service.js";
 
 const LISTEN_FD = 3;
@@ -23,7 +23,11 @@ const IDLE_EXIT_MS = 10_000;
  * Serves until Shutdown. `listen` is the socket `start` handed over as fd 3,
  * or the path a spare daemon binds when it takes a container (src/shim/spare.ts).
  */
-export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LISTEN_FD }): Promise<void> {
+export async function runDaemon(
+  args: ShimArgs,
+  listen: ListenTarget = { fd: LISTEN_FD },
+  opts: { forked?: boolean } = {},
+): Promise<void> {
   const bundle = process.cwd();
   const log = createLogger(openLogFifo(bundle), args.debug, { id: args.id, namespace: args.namespace });
   const reaper = Reaper.instance();
@@ -101,7 +105,10 @@ export async function runDaemon(args: ShimArgs, listen: ListenTarget = { fd: LIS
     { namespace: args.namespace, log, events },
     { onShutdown: shutdown, onIdle },
   );
-  const impl = compactWhenIdle(service.impl(), daemonCompactor());
+  const impl = compactWhenIdle(
+    service.impl(),
+    daemonCompactor(process.env, opts.forked === true ? forkedCompaction() : undefined),
+  );
   server.register(Task, impl);
   server.register(Task, impl, { name: "containerd.task.v3.Task" });
   await server.listen(listen);

@@ -290,7 +290,7 @@ class Spare {
       // Without CAP_SYS_RESOURCE ps keeps showing the spare's flags; the shim works the same.
     }
     const { runDaemon } = await import("./daemon.js");
-    await runDaemon(daemonArgs, { fd });
+    await runDaemon(daemonArgs, { fd }, { forked: fork });
     writeAtomic(join(req.cwd, "shim.pid"), String(process.pid));
     writeAtomic(join(req.cwd, "address"), address);
     adjustOomScore(process.pid, req.parentPid > 0 ? req.parentPid : process.ppid);

@@ -2,10 +2,13 @@
 // what postpones it, and that wrapping the Task service changes no answer.
 import assert from "node:assert/strict";
 import { mock, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
   compactWhenIdle,
   DEFAULT_COMPACT_IDLE_MS,
   daemonCompactor,
+  forkedCompaction,
   IdleCompactor,
 } from "../../src/shim/memory.js";
 
@@ -96,4 +99,26 @@ test("daemonCompactor reads TSSHIM_COMPACT_IDLE_MS (0: off, garbage: the default
   assert.equal(runs, 1);
   t.mock.timers.tick(1);
   assert.equal(runs, 2);
+});
+
+test("a forked shim only trims malloc until V8 has run a full collection of its own, then compacts", async () => {
+  const calls: string[] = [];
+  const native = {
+    memoryTrim: () => calls.push("trim") > 0,
+    memoryCompactHeap: () => calls.push("heap") > 0,
+  };
+  const compact = forkedCompaction(native);
+  compact();
+  assert.deepEqual(calls, ["trim"], "the heap is still shared with the spare: no full collection");
+  setFlagsFromString("--expose-gc");
+  // gc() is a full collection; {type: "minor"} a scavenge.
+  const gc = runInNewContext("gc") as (opts?: { type: "minor" }) => void;
+  gc({ type: "minor" });
+  await new Promise((r) => setTimeout(r, 50));
+  compact();
+  assert.deepEqual(calls, ["trim", "trim"], "a scavenge leaves most of the heap shared");
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  compact();
+  assert.deepEqual(calls, ["trim", "trim", "heap", "trim"]);
 });
