@@ -96,9 +96,7 @@ function gcKind(entry: PerformanceEntry): number | undefined {
 export function forkedCompaction(native: NativeMemory = nativeMemory()): () => void {
   let heapIsOwn = false;
   const observer = new PerformanceObserver((list) => {
-    const major = list
-      .getEntries()
-      .some((e) => gcKind(e) === constants.NODE_PERFORMANCE_GC_MAJOR);
+    const major = list.getEntries().some((e) => gcKind(e) === constants.NODE_PERFORMANCE_GC_MAJOR);
     if (!major) return;
     heapIsOwn = true;
     observer.disconnect();
