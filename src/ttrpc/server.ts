@@ -181,23 +181,34 @@ export class TtrpcServer {
       this.serve(socket, peer);
       return;
     }
-    // Nothing is read from the socket until the hook has said yes.
+    // A synchronous answer serves at once (containerd dials every shim in
+    // turn after a restart); nothing is read until the hook has said yes.
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = authorize(peer);
+    } catch (err) {
+      this.report(err, "authorize");
+      socket.destroy();
+      return;
+    }
+    if (verdict === true) {
+      this.serve(socket, peer);
+      return;
+    }
     socket.pause();
-    Promise.resolve()
-      .then(() => authorize(peer))
-      .then(
-        (ok) => {
-          if (ok === false) {
-            this.report(new Error("ttrpc: connection refused by authorize hook"), "authorize");
-            socket.destroy();
-          } else if (this.draining) socket.destroy();
-          else this.serve(socket, peer);
-        },
-        (err: unknown) => {
-          this.report(err, "authorize");
+    Promise.resolve(verdict).then(
+      (ok) => {
+        if (ok === false) {
+          this.report(new Error("ttrpc: connection refused by authorize hook"), "authorize");
           socket.destroy();
-        },
-      );
+        } else if (this.draining) socket.destroy();
+        else this.serve(socket, peer);
+      },
+      (err: unknown) => {
+        this.report(err, "authorize");
+        socket.destroy();
+      },
+    );
   }
 
   private serve(socket: Socket, peer: Peer): void {
@@ -285,6 +296,7 @@ class ServerConnection implements FrameSink {
   private onClose(): void {
     this.gone = true;
     this.server.forget(this);
+    if (this.calls.size === 0) return;
     const reason = new TtrpcError(Code.Canceled, "ttrpc: connection closed");
     for (const call of this.calls.values()) call.abort(reason);
     this.calls.clear();
