@@ -95,7 +95,9 @@ test("a fork is a detached, working copy of the spare, and the spare goes on", (
     for (let n = 0; n < forks; n++) {
       for (;;) {
         try {
-          reports.push(JSON.parse(readFileSync(join(dir, `child-${n}.json`), "utf8")) as Record<string, unknown>);
+          reports.push(
+            JSON.parse(readFileSync(join(dir, `child-${n}.json`), "utf8")) as Record<string, unknown>,
+          );
           break;
         } catch {
           if (Date.now() > deadline) assert.fail(`fork ${n} never reported (hung or crashed)`);
