@@ -41,8 +41,12 @@ const DEFAULT_IDLE_MS = 10 * 60_000;
 const PATH_CHECK_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 export const SPARE_NAME = "tsshim-spare";
-/** take()'s answer in a spare that forked the container's shim: the shim answers. */
-const FORKED = Symbol("forked");
+/**
+ * take()'s result when the spare must not answer: it forked the container's
+ * shim, which answers on its copy of the connection; or it could not fork,
+ * and the launcher, left without an answer, boots a shim for the request.
+ */
+const NO_ANSWER = Symbol("no answer");
 
 export type SpareMode = "spare" | "adopt";
 
@@ -170,13 +174,7 @@ class Spare {
     this.closeListener = (unlinkPath) => {
       clearInterval(check);
       clearTimeout(this.idleTimer);
-      if (unlinkPath && ino !== undefined && inode(path) === ino) {
-        try {
-          unlinkSync(path);
-        } catch {
-          // gone already
-        }
-      }
+      if (unlinkPath && ino !== undefined && inode(path) === ino) removeQuietly(path);
       server.close();
     };
     // Ready: the launcher connects only to a socket with this (otherwise
@@ -232,15 +230,14 @@ class Spare {
     const reply = await this.take(req).catch((err: unknown) =>
       failure(err instanceof Error ? err.message : String(err)),
     );
-    // Forked: the new shim answers on its copy of this connection.
-    if (reply === FORKED) return void sock.destroy();
+    if (reply === NO_ANSWER) return void sock.destroy();
     await answer(sock, reply);
     // Failed half-way through becoming a shim: no longer a spare, not a shim.
     if (this.adopted && reply.status !== 0) process.exit(1);
   }
 
-  /** The `start` verb for this request, run here (FORKED: by the shim just forked off). */
-  private async take(req: StartRequest): Promise<StartReply | typeof FORKED> {
+  /** The `start` verb for this request, run here (or NO_ANSWER). */
+  private async take(req: StartRequest): Promise<StartReply | typeof NO_ANSWER> {
     const args = parseShimArgs(req.argv.slice(1));
     if (args.action !== "start")
       throw new Error(`spare: only start is handed to a spare, not ${JSON.stringify(args.action)}`);
@@ -260,14 +257,17 @@ class Spare {
       let child: number;
       try {
         child = nativeProc().forkDetached();
-      } catch (err) {
+      } catch {
+        // No fork (a pids limit, memory): give the group socket back and do
+        // not answer, so that the launcher boots a shim for this request.
         nativeProc().closeFd(fd);
-        throw err;
+        removeQuietly(path);
+        return NO_ANSWER;
       }
       if (child > 0) {
         nativeProc().closeFd(fd);
         this.armIdleTimer();
-        return FORKED;
+        return NO_ANSWER;
       }
       // Node read its pid once, at boot.
       Object.defineProperty(process, "pid", { value: Number(readlinkSync("/proc/self")), enumerable: true });
@@ -351,11 +351,15 @@ async function claimSocket(path: string): Promise<number | undefined> {
       if ((err as { code?: unknown }).code !== "EADDRINUSE" || attempt > 0) throw err;
     }
     if (await canConnect(path)) return undefined;
-    try {
-      unlinkSync(path); // a dead shim's socket file
-    } catch {
-      // gone meanwhile
-    }
+    removeQuietly(path); // a dead shim's socket file
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
   }
 }
 

@@ -6,7 +6,7 @@
 // joining a running group leaves the spare alone; a dead or stale spare, garbage on its socket, an idle
 // timeout or TSSHIM_SPARE=0 never cost a container its start.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -156,6 +156,46 @@ test("the next container's shim is forked off the waiting spare, which stays the
     await remove("third");
     await remove("second");
     await remove("first");
+  }
+  await assertNoLeaks(snapshot);
+});
+
+/** The pids hierarchy: cgroup v1's pids controller, or a v2 root that offers it. */
+function pidsRoot(): string {
+  if (existsSync("/sys/fs/cgroup/pids/cgroup.procs")) return "/sys/fs/cgroup/pids";
+  if (readFileSync("/sys/fs/cgroup/cgroup.controllers", "utf8").split(/\s+/).includes("pids"))
+    return "/sys/fs/cgroup";
+  throw new Error("no pids controller on this host: the fork-failure test needs one");
+}
+
+test("a spare that cannot fork (pids limit) does not answer: the launcher boots the shim, the spare stays", async () => {
+  // A start first: the test before killed the spare, the launcher boots the next.
+  const warm = await cd.ctr(["run", "--rm", ...cd.runtimeFlags("tsshim"), image, "nofork-0", "true"]);
+  assert.equal(warm.code, 0, warm.stderr);
+  const spare = await oneSpare();
+  const root = pidsRoot();
+  const dir = join(root, `tsshim-test-nofork-${process.pid}`);
+  mkdirSync(dir);
+  try {
+    writeFileSync(join(dir, "cgroup.procs"), String(spare));
+    // Every thread of the spare counts: one more task (a fork) is refused.
+    writeFileSync(join(dir, "pids.max"), readFileSync(join(dir, "pids.current"), "utf8").trim());
+    await runDetached("nofork-1");
+    try {
+      const pid = shimPid(cd, "nofork-1");
+      assert.notEqual(pid, spare);
+      const cgroups = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+      assert.ok(!cgroups.includes("tsshim-test-nofork"), "booted by the launcher, not a fork of the spare");
+      const exec = await cd.ctr(["task", "exec", "--exec-id", "e1", "nofork-1", "echo", "booted"]);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(exec.stdout, "booted\n");
+      assert.deepEqual(sparePids(), [spare], "the spare stays");
+    } finally {
+      await remove("nofork-1");
+    }
+  } finally {
+    writeFileSync(join(root, "cgroup.procs"), String(spare));
+    rmdirSync(dir);
   }
   await assertNoLeaks(snapshot);
 });
