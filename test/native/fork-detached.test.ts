@@ -12,18 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { nodeEnvRecord } from "./proc-util.js";
 
 const NATIVE_PROC = fileURLToPath(new URL("../../src/oci/native-proc.js", import.meta.url));
-
-/** The test's environment without what slows or changes a Node start. */
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && k !== "NODE_EXTRA_CA_CERTS" && k !== "NODE_OPTIONS" && !k.startsWith("NODE_TEST"))
-      env[k] = v;
-  }
-  return env;
-}
 
 // argv: native-proc module, output dir, number of forks.
 const SPARE = `
@@ -80,7 +71,7 @@ test("a fork is a detached, working copy of the spare, and the spare goes on", (
     const r = spawnSync(
       process.execPath,
       ["--single-threaded", "--input-type=module", "-e", SPARE, NATIVE_PROC, dir, String(forks)],
-      { env: childEnv(), encoding: "utf8", timeout: 30_000 },
+      { env: nodeEnvRecord(), encoding: "utf8", timeout: 30_000 },
     );
     assert.equal(r.status, 0, r.stderr);
     const spare = JSON.parse(readFileSync(join(dir, "spare.json"), "utf8")) as {

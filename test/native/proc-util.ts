@@ -82,9 +82,20 @@ export async function waitFor(cond: () => boolean, ms: number): Promise<boolean>
   return cond();
 }
 
-/** The environment for spawned node processes (NODE_EXTRA_CA_CERTS slows each start). */
+/**
+ * The environment for spawned node processes, without what slows
+ * (NODE_EXTRA_CA_CERTS) or changes (NODE_OPTIONS, the runner's NODE_TEST*) a start.
+ */
+export function nodeEnvRecord(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && k !== "NODE_EXTRA_CA_CERTS" && k !== "NODE_OPTIONS" && !k.startsWith("NODE_TEST"))
+      env[k] = v;
+  }
+  return env;
+}
+
+/** nodeEnvRecord() as an envp. */
 export function nodeEnv(): string[] {
-  return Object.entries(process.env)
-    .filter(([k, v]) => v !== undefined && k !== "NODE_EXTRA_CA_CERTS" && !k.startsWith("NODE_TEST"))
-    .map(([k, v]) => `${k}=${v}`);
+  return Object.entries(nodeEnvRecord()).map(([k, v]) => `${k}=${v}`);
 }

@@ -6,16 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-
-/** The test's environment without what slows or changes a Node start. */
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && k !== "NODE_EXTRA_CA_CERTS" && k !== "NODE_OPTIONS" && !k.startsWith("NODE_TEST"))
-      env[k] = v;
-  }
-  return env;
-}
+import { nodeEnvRecord } from "./proc-util.js";
 
 const MEMORY_MODULE = fileURLToPath(new URL("../../src/shim/memory.js", import.meta.url));
 
@@ -43,7 +34,7 @@ test("compactNow hands freed V8 and malloc pages back to the kernel", () => {
     process.execPath,
     ["--v8-pool-size=1", "--input-type=module", "-e", CHILD, MEMORY_MODULE],
     {
-      env: childEnv(),
+      env: nodeEnvRecord(),
       encoding: "utf8",
       timeout: 30_000,
     },
@@ -63,7 +54,7 @@ test("compactNow is harmless when nothing is to be freed, and the process goes o
       `const { compactNow } = await import(process.argv[1]); compactNow(); compactNow(); const o = { a: [1, 2, 3] }; process.stdout.write(JSON.stringify(o));`,
       MEMORY_MODULE,
     ],
-    { env: childEnv(), encoding: "utf8", timeout: 30_000 },
+    { env: nodeEnvRecord(), encoding: "utf8", timeout: 30_000 },
   );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '{"a":[1,2,3]}');
