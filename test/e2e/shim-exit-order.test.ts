@@ -97,8 +97,9 @@ test("host PID namespace: the init dies, its exec and background processes are k
     );
     assert.equal(exits[0]!.exitStatus, 137, "the exec was killed with the container");
     assert.equal(unpackAnyAs(initExit.event!, TaskExitSchema).exitStatus, 9);
-    // Killed when the init died: SIGKILL is sent before the init's exit is
-    // reported; the kernel may take a moment to deliver it.
+    // Killed when the init died: the shim reports the init's exit once the
+    // cgroup is empty, but a killed process stays a zombie (kill(pid, 0)
+    // still succeeds) until the reaper collects it.
     assert.deepEqual(await stillRunning(pids), [], "every process of the container is gone");
     exec.kill();
   } finally {
