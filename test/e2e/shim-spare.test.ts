@@ -75,9 +75,15 @@ function comm(pid: number): string | undefined {
   }
 }
 
-async function runDetached(id: string, annotations: string[] = [], of: Containerd = cd): Promise<void> {
+/** `ctr run -d … sleep 3600` through tsshim on `of` (its busybox image `img`). */
+async function runDetached(
+  id: string,
+  annotations: string[] = [],
+  of: Containerd = cd,
+  img: string = image,
+): Promise<void> {
   const flags = annotations.flatMap((a) => ["--annotation", a]);
-  const r = await of.ctr(["run", "-d", ...of.runtimeFlags("tsshim"), ...flags, image, id, "sleep", "3600"]);
+  const r = await of.ctr(["run", "-d", ...of.runtimeFlags("tsshim"), ...flags, img, id, "sleep", "3600"]);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -204,11 +210,9 @@ test("TSSHIM_FORK=0: the waiting spare becomes the shim itself, and a new spare 
   const nofork = await startContainerd({ env: { TSSHIM_FORK: "0" } });
   try {
     const img = await importBusyboxImage(nofork);
-    const r = await nofork.ctr(["run", "-d", ...nofork.runtimeFlags("tsshim"), img, "nf1", "sleep", "3600"]);
-    assert.equal(r.code, 0, r.stderr);
+    await runDetached("nf1", [], nofork, img);
     const spare = await oneSpare(nofork);
-    const r2 = await nofork.ctr(["run", "-d", ...nofork.runtimeFlags("tsshim"), img, "nf2", "sleep", "3600"]);
-    assert.equal(r2.code, 0, r2.stderr);
+    await runDetached("nf2", [], nofork, img);
     assert.equal(shimPid(nofork, "nf2"), spare, "the waiting spare took the container");
     assert.equal(comm(spare), "containerd-shim");
     assert.notEqual(await oneSpare(nofork), spare);
@@ -318,8 +322,7 @@ test("TSSHIM_SNAPSHOT=burst: a spare booted for a waiting start uses the snapsho
   const burst = await startContainerd({ env: { TSSHIM_SNAPSHOT: "burst" } });
   try {
     const img = await importBusyboxImage(burst);
-    const r = await burst.ctr(["run", "-d", ...burst.runtimeFlags("tsshim"), img, "b1", "sleep", "3600"]);
-    assert.equal(r.code, 0, r.stderr);
+    await runDetached("b1", [], burst, img);
     assert.equal(processEnviron(shimPid(burst, "b1"))?.get("TSSHIM_BOOT"), "snapshot");
     assert.equal(processEnviron(await oneSpare(burst))?.get("TSSHIM_BOOT"), "bundle");
   } finally {
