@@ -80,6 +80,11 @@ export function compactNow(native: NativeMemory = nativeMemory()): void {
   native.memoryTrim();
 }
 
+/** A gc entry's kind (Node's NodeGCPerformanceDetail; @types/node 20 does not declare `detail`). */
+function gcKind(entry: PerformanceEntry): number | undefined {
+  return (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+}
+
 /**
  * The compaction of a shim forked off a spare (src/shim/spare.ts). It shares
  * the spare's heap until it writes to it, and a full collection writes to
@@ -88,11 +93,6 @@ export function compactNow(native: NativeMemory = nativeMemory()): void {
  * collection by itself: from then on the heap is its own and compacting it
  * pays again (README, Performance).
  */
-/** A gc entry's kind (Node's NodeGCPerformanceDetail; @types/node 20 does not declare `detail`). */
-function gcKind(entry: PerformanceEntry): number | undefined {
-  return (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-}
-
 export function forkedCompaction(native: NativeMemory = nativeMemory()): () => void {
   let heapIsOwn = false;
   const observer = new PerformanceObserver((list) => {
