@@ -85,20 +85,42 @@ static int write_all(const char *path, const char *data, size_t len, const char 
   return 0;
 }
 
-/* A new v1 cpuset cgroup starts with empty cpus and mems: copy them from the parent. */
-static int cpuset_inherit(const char *dir, struct tsshim_error *err) {
+/* A new v1 cpuset cgroup starts with empty cpus and mems, and no task can join it. Fill
+ * dir's files from the nearest ancestor that has them, filling every empty level on the
+ * way down. Checking the files rather than "which directories did this call make" matters
+ * when shims race: another shim may have made the parent and not yet filled it. */
+static int cpuset_file(char *buf, size_t cap, const char *dir, int dir_len, const char *file,
+                       struct tsshim_error *err) {
+  int n = snprintf(buf, cap, "%.*s/%s", dir_len, dir, file);
+  if (n < 0 || (size_t)n >= cap) return tsshim_error_set(err, ENAMETOOLONG, "cgroup cpuset", "", NULL, dir);
+  return 0;
+}
+
+static int cpuset_ensure(const char *dir, size_t depth, struct tsshim_error *err) {
   static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
-  char path[4096], parent[4096], value[4096];
-  const char *slash = strrchr(dir, '/');
-  if (slash == NULL) return tsshim_error_set(err, EINVAL, "cgroup cpuset", "", "no parent", dir);
+  char path[4096], value[2][4096];
+  int len = (int)strlen(dir);
   for (size_t i = 0; i < 2; i++) {
-    if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path ||
-        snprintf(parent, sizeof parent, "%.*s/%s", (int)(slash - dir), dir, files[i]) >= (int)sizeof parent)
-      return tsshim_error_set(err, ENAMETOOLONG, "cgroup cpuset", "", NULL, dir);
-    if (read_trimmed(path, value, sizeof value, err) < 0) return -1;
-    if (value[0] != '\0') continue;
-    if (read_trimmed(parent, value, sizeof value, err) < 0) return -1;
-    if (write_all(path, value, strlen(value), "cgroup cpuset", err) < 0) return -1;
+    if (cpuset_file(path, sizeof path, dir, len, files[i], err) < 0) return -1;
+    if (read_trimmed(path, value[i], sizeof value[i], err) < 0) return -1;
+  }
+  if (value[0][0] != '\0' && value[1][0] != '\0') return 0;
+  const char *slash = strrchr(dir, '/');
+  /* A hierarchy's root always has cpus and mems: running out of path means dir is in none. */
+  if (slash == NULL || slash == dir || depth > 64)
+    return tsshim_error_set(err, EINVAL, "cgroup cpuset", "", "no ancestor with cpus and mems", dir);
+  int parent_len = (int)(slash - dir);
+  char parent[4096];
+  memcpy(parent, dir, (size_t)parent_len);
+  parent[parent_len] = '\0';
+  if (cpuset_ensure(parent, depth + 1, err) < 0) return -1;
+  for (size_t i = 0; i < 2; i++) {
+    if (value[i][0] != '\0') continue;
+    if (cpuset_file(path, sizeof path, parent, parent_len, files[i], err) < 0 ||
+        read_trimmed(path, value[i], sizeof value[i], err) < 0 ||
+        cpuset_file(path, sizeof path, dir, len, files[i], err) < 0 ||
+        write_all(path, value[i], strlen(value[i]), "cgroup cpuset", err) < 0)
+      return -1;
   }
   return 0;
 }
@@ -117,12 +139,8 @@ int tsshim_cgroup_mkdirs(const char *const *dirs, const int *cpuset, size_t n, s
       goto fail;
     }
     memcpy(path, dirs[i], len + 1);
-    size_t before = made->n;
     if (mkdir_p(path, made, err) < 0) goto fail;
-    if (cpuset != NULL && cpuset[i]) {
-      for (size_t j = before; j < made->n; j++)
-        if (cpuset_inherit(made->dirs[j], err) < 0) goto fail;
-    }
+    if (cpuset != NULL && cpuset[i] && cpuset_ensure(path, 0, err) < 0) goto fail;
   }
   return 0;
 fail:

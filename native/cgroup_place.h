@@ -15,10 +15,11 @@ struct tsshim_cgroup_made {
   size_t n, cap;
 };
 
-/* mkdir -p every dirs[i]. Where cpuset[i] is set (a v1 cpuset hierarchy), each new
- * directory gets its parent's cpuset.cpus and cpuset.mems, without which no task can
- * join it. On failure every directory this call made is removed again, err names the
- * step, and -1 is returned. */
+/* mkdir -p every dirs[i]. Where cpuset[i] is set (a v1 cpuset hierarchy), dirs[i] and any
+ * ancestor with empty cpuset.cpus or cpuset.mems (new, or made by a racing shim that has
+ * not filled it yet) get the values of the nearest ancestor that has them, without which no
+ * task can join. On failure every directory this call made is removed again, err names
+ * the step, and -1 is returned. */
 int tsshim_cgroup_mkdirs(const char *const *dirs, const int *cpuset, size_t n, struct tsshim_cgroup_made *made,
                          struct tsshim_error *err);
 

@@ -2,7 +2,7 @@
 // cgroupRmdirs) and the child's own v1 placement (native/container_cgroup.c), on this host's
 // real hierarchies (hybrid: v1 controllers + cgroup2 at /sys/fs/cgroup/unified).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -90,6 +90,25 @@ test("cgroupMkdirs makes every hierarchy's directory in one call, cpuset copied 
   assert.deepEqual(nativeCgroup().cgroupRmdirs([join(roots[0]!, top)]), [0]);
 });
 
+test("cgroupMkdirs fills a cpuset parent another shim made and left empty", {
+  skip: cpusetRoot === undefined,
+}, () => {
+  // The race this guards against: shim A makes top/ and is about to fill its cpus when
+  // shim B, finding top/ already there, makes top/a/b; B must not copy top's empty values.
+  const root = cpusetRoot!;
+  mkdirSync(join(root, top));
+  assert.equal(readFileSync(join(root, top, "cpuset.cpus"), "utf8").trim(), "");
+  const made = nativeCgroup().cgroupMkdirs([join(root, top, "a/b")], [true]);
+  assert.deepEqual(made, [join(root, top, "a"), join(root, top, "a/b")]);
+  for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+    const want = readFileSync(join(root, f), "utf8").trim();
+    for (const d of [top, `${top}/a`, `${top}/a/b`])
+      assert.equal(readFileSync(join(root, d, f), "utf8").trim(), want, `${d}/${f}`);
+  }
+  assert.deepEqual(nativeCgroup().cgroupRmdirs([...made.reverse(), join(root, top)]), [0, 0, 0]);
+  assert.deepEqual(leftDirs(), []);
+});
+
 test("cgroupEnter places a process in every hierarchy; rmdir of a populated cgroup says EBUSY", async () => {
   const dirs = roots.map((r) => join(r, top, "c"));
   const made = nativeCgroup().cgroupMkdirs(
@@ -170,10 +189,13 @@ test("the init places itself in every v1 hierarchy (and cgroup2 by clone) before
 });
 
 test("a v1 hierarchy the child cannot join fails create with the file, leaving no cgroup or fd", async () => {
-  if (cpusetRoot === undefined) return;
-  // A cpuset parent without cpus: no task can join a cgroup below it (ENOSPC).
-  mkdirSync(join(cpusetRoot, top));
+  const cpuRoot = layout.v1.find((h) => h.controllers.includes("cpu"))?.mountpoint;
+  if (cpuRoot === undefined || !existsSync(join(cpuRoot, "cpu.rt_runtime_us"))) return;
+  // A real-time task cannot join a v1 cpu cgroup with no real-time budget, and a new
+  // cgroup has none (EINVAL): make this process's main thread, which clones the init,
+  // SCHED_FIFO for the create. (The child joins v1 hierarchies itself, before anything else.)
   const fds = openFds();
+  execFileSync("chrt", ["-f", "-p", "1", String(process.pid)]);
   try {
     await assert.rejects(
       Container.create({
@@ -182,17 +204,14 @@ test("a v1 hierarchy the child cannot join fails create with the file, leaving n
         spec: defaultSpec(["true"]),
         cgroupsPath: `${top}/x`,
       }),
-      (e: Error) => /cgroup enter/.test(e.message) && /cpuset.*\/tasks".*ENOSPC/.test(e.message),
-    );
-    assert.deepEqual(openFds(), fds, "no fd left");
-    assert.equal(existsSync(join(cpusetRoot, top, "x")), false);
-    assert.deepEqual(
-      leftDirs().filter((d) => d !== join(cpusetRoot, top)),
-      [],
+      (e: Error) =>
+        /cgroup enter/.test(e.message) && /\/cpu[^/]*\/tsshim-place-\d+\/x\/tasks".*EINVAL/.test(e.message),
     );
   } finally {
-    rmdirSync(join(cpusetRoot, top));
+    execFileSync("chrt", ["-o", "-p", "0", String(process.pid)]);
   }
+  assert.deepEqual(openFds(), fds, "no fd left");
+  assert.deepEqual(leftDirs(), []);
 });
 
 test("cgroupPrepareAsync makes the directories and opens the files on the pool; a failure leaves nothing", async () => {
