@@ -23,11 +23,14 @@ __attribute__((weak)) napi_status tsshim_napi_host_init(napi_env env, napi_value
 __attribute__((weak)) napi_status tsshim_napi_cgroup_init(napi_env env, napi_value exports);
 /* Returning an idle daemon's free memory: malloc_trim, V8 compaction (napi_memory.c). */
 __attribute__((weak)) napi_status tsshim_napi_memory_init(napi_env env, napi_value exports);
+/* The ttrpc server's socket I/O: accept, read, write without net.Socket (napi_wire.c). */
+__attribute__((weak)) napi_status tsshim_napi_wire_init(napi_env env, napi_value exports);
 
 static napi_value tsshim_addon_init(napi_env env, napi_value exports) {
   const tsshim_napi_init_fn inits[] = {tsshim_napi_proc_init, tsshim_napi_container_init,
                                       tsshim_napi_rootfs_init, tsshim_napi_seccomp_init,
-                                      tsshim_napi_host_init, tsshim_napi_cgroup_init, tsshim_napi_memory_init};
+                                      tsshim_napi_host_init, tsshim_napi_cgroup_init, tsshim_napi_memory_init,
+                                      tsshim_napi_wire_init};
   for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++) {
     if (inits[i] == NULL) continue;
     if (inits[i](env, exports) != napi_ok) {

@@ -10,8 +10,9 @@ import { type ListenTarget, TtrpcServer } from "../ttrpc/server.js";
 import type { ShimArgs } from "./args.js";
 import { containerdEventSender } from "./containerd-events.js";
 import { EventPublisher } from "./events.js";
-import { createLogger, openLogFifo } from "./logger.js";
-import { compactWhenIdle, daemonCompactor, forkedCompaction } from "./memory.js";
+import { createLogger, type Logger, openLogFifo } from "./logger.js";
+import { compactWhenIdle, daemonCompactor, forkedCompaction, type IdleCompactor } from "./memory.js";
+import { listenNativeWire } from "./native-wire.js";
 import { TaskService } from "./task-service.js";
 
 const LISTEN_FD = 3;
@@ -55,15 +56,7 @@ export async function runDaemon(
     log,
   );
 
-  const native = nativeProc();
-  const myUid = process.getuid?.() ?? 0;
-  const server = new TtrpcServer({
-    peerCredentials: (fd) => native.peerCredentials(fd),
-    // Only root or containerd's own uid may drive the shim; a container never can.
-    authorize: (peer) =>
-      peer.credentials === undefined || peer.credentials.uid === 0 || peer.credentials.uid === myUid,
-    onError: (err, context) => log.warn({ err: String(err), context }, "ttrpc server error"),
-  });
+  const server = taskServer(log);
 
   let exiting = false;
   const shutdown = (): void => {
@@ -105,15 +98,45 @@ export async function runDaemon(
     { namespace: args.namespace, log, events },
     { onShutdown: shutdown, onIdle },
   );
-  const impl = compactWhenIdle(
-    service.impl(),
+  serveTasks(
+    server,
+    service,
     daemonCompactor(process.env, opts.forked === true ? forkedCompaction() : undefined),
   );
-  server.register(Task, impl);
-  server.register(Task, impl, { name: "containerd.task.v3.Task" });
-  await server.listen(listen);
+  await listenTasks(server, listen);
   // Armed from the start too: a shim whose containerd died before it sent
   // Create (killed while `start` ran) is never contacted again for it.
   onIdle();
   log.info("shim daemon serving");
+}
+
+/**
+ * The shim's ttrpc server: only root or containerd's own uid may drive it, a
+ * container never can. The spare's warm-up builds the same (src/shim/warm-up.ts).
+ */
+export function taskServer(log: Logger): TtrpcServer {
+  const native = nativeProc();
+  const myUid = process.getuid?.() ?? 0;
+  return new TtrpcServer({
+    peerCredentials: (fd) => native.peerCredentials(fd),
+    authorize: (peer) =>
+      peer.credentials === undefined || peer.credentials.uid === 0 || peer.credentials.uid === myUid,
+    onError: (err, context) => log.warn({ err: String(err), context }, "ttrpc server error"),
+  });
+}
+
+/** The Task service, under its v2 and v3 names, each call touching the idle compactor. */
+export function serveTasks(server: TtrpcServer, service: TaskService, compactor: IdleCompactor): void {
+  const impl = compactWhenIdle(service.impl(), compactor);
+  server.register(Task, impl);
+  server.register(Task, impl, { name: "containerd.task.v3.Task" });
+}
+
+/** An fd goes on the native wire unless TSSHIM_WIRE=net (Node's net.Server, for comparison). */
+export async function listenTasks(server: TtrpcServer, listen: ListenTarget): Promise<void> {
+  if (typeof listen === "object" && "fd" in listen && process.env["TSSHIM_WIRE"] !== "net") {
+    listenNativeWire(server, listen.fd);
+  } else {
+    await server.listen(listen);
+  }
 }

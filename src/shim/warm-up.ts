@@ -33,7 +33,12 @@ import { nativeProc } from "../oci/native-proc.js";
 import { parseSpec } from "../oci/validate.js";
 import { TtrpcClient } from "../ttrpc/client.js";
 import { TtrpcServer } from "../ttrpc/server.js";
+import { listenTasks, serveTasks, taskServer } from "./daemon.js";
+import { EventPublisher } from "./events.js";
 import { createLogger } from "./logger.js";
+import { IdleCompactor } from "./memory.js";
+import { listenNativeWire } from "./native-wire.js";
+import { TaskService } from "./task-service.js";
 import { WARM_UP_SPEC } from "./warm-up-spec.js";
 
 const ID = "tsshim-warm-up";
@@ -76,7 +81,7 @@ function messages(): void {
 }
 
 /** One call of each method a `ctr run --rm` makes, through real framing on a socket. */
-async function ttrpcLoopback(redials: number): Promise<void> {
+async function ttrpcLoopback(): Promise<void> {
   const path = `/run/${ID}-${process.pid}.sock`;
   const fd = nativeProc().listenUnix(path, 4);
   const server = new TtrpcServer();
@@ -90,7 +95,7 @@ async function ttrpcLoopback(redials: number): Promise<void> {
   });
   let client: TtrpcClient | undefined;
   try {
-    await server.listen({ fd });
+    listenNativeWire(server, fd);
     client = new TtrpcClient(path);
     const task = client.service(Task);
     const rootfs = [
@@ -109,19 +114,6 @@ async function ttrpcLoopback(redials: number): Promise<void> {
     // An unimplemented method: the error path every failing call takes.
     await task.pids({ id: ID }, { timeoutMs: 2_000 }).catch(() => undefined);
     roundTrip(CreateTaskRequestSchema, { id: ID, rootfs, options });
-    // What a restarted containerd does to every shim: dial, Connect, then
-    // State for each task. Run often enough for V8 to give these paths
-    // feedback and compiled code: a shim forked off this spare inherits them.
-    for (let i = 0; i < redials; i++) {
-      const again = new TtrpcClient(path);
-      try {
-        const t = again.service(Task);
-        await t.connect({ id: ID }, { timeoutMs: 2_000 });
-        await t.state({ id: ID }, { timeoutMs: 2_000 });
-      } finally {
-        again.close();
-      }
-    }
   } finally {
     client?.close();
     await server.shutdown().catch(() => undefined);
@@ -159,8 +151,50 @@ export function warmUpPure(): void {
   runSteps([() => parseSpec(JSON.stringify(WARM_UP_SPEC)), messages, logLine]);
 }
 
+/**
+ * What a restarted containerd does to every shim, one after another: dial and
+ * Connect (then State, later). Served by the daemon's own stack (server, Task
+ * service, native wire) and asked the way containerd asks (namespace metadata,
+ * a deadline), so a shim forked off this spare meets that call with compiled
+ * code instead of compiling it then (README, Performance).
+ */
+async function restartDials(redials: number): Promise<void> {
+  const path = `/run/${ID}-dials-${process.pid}.sock`;
+  const fd = nativeProc().listenUnix(path, 4);
+  const log = createLogger(-1, false, { id: ID, namespace: "default" });
+  const events = new EventPublisher(() => Promise.resolve(), log);
+  const service = new TaskService({ namespace: "default", log, events }, { onShutdown: () => {} });
+  const compactor = new IdleCompactor(() => {}, 60_000);
+  const server = taskServer(log);
+  serveTasks(server, service, compactor);
+  const asContainerd = { timeoutMs: 5_000, metadata: { "containerd-namespace-ttrpc": "default" } };
+  try {
+    await listenTasks(server, { fd });
+    for (let i = 0; i < redials; i++) {
+      const client = new TtrpcClient(path);
+      try {
+        const task = client.service(Task);
+        await task.connect({ id: ID }, asContainerd);
+        await task.state({ id: ID }, asContainerd).catch(() => undefined); // no such task: NotFound
+      } finally {
+        client.close();
+      }
+    }
+  } finally {
+    compactor.stop();
+    events.close();
+    await server.shutdown().catch(() => undefined);
+    try {
+      unlinkSync(path);
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** Everything, in a running spare (the plan reads and caches host facts). */
 export async function warmUp(redials = REDIALS): Promise<void> {
   runSteps([specAndPlan, messages, logLine]);
-  await ttrpcLoopback(redials).catch(() => undefined);
+  await ttrpcLoopback().catch(() => undefined);
+  await restartDials(redials).catch(() => undefined);
 }

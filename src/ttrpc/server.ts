@@ -18,7 +18,7 @@ import {
   type ServiceImpl,
 } from "./service.js";
 import { Code, encodeStatus, TtrpcError, toTtrpcError } from "./status.js";
-import { FrameWriter } from "./writer.js";
+import { FrameWriter, type WireSocket } from "./writer.js";
 
 export interface ServerOptions {
   /** Reads SO_PEERCRED of an accepted socket's fd (Node cannot; the native addon can). */
@@ -31,6 +31,11 @@ export interface ServerOptions {
 
 export type ListenTarget = string | { path: string } | { fd: number };
 
+/** A transport of the caller's that hands accepted connections to the server (see listenWith). */
+export interface WireListener {
+  close(): void;
+}
+
 const EMPTY = new Uint8Array(0);
 const EMPTY_METADATA: ReadonlyArray<[string, string]> = [];
 /** setTimeout cannot wait longer than this; longer deadlines are simply not armed. */
@@ -38,7 +43,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class TtrpcServer {
   private readonly services = new Map<string, Map<string, MethodEntry>>();
-  private readonly listeners = new Set<Server>();
+  private readonly listeners = new Set<Server | WireListener>();
   private readonly connections = new Set<ServerConnection>();
   private draining = false;
   private closed = false;
@@ -102,6 +107,15 @@ export class TtrpcServer {
     this.listeners.add(server);
   }
 
+  /**
+   * Accepts through the caller's own transport: `open` starts it and hands every accepted connection,
+   * with its peer, to `adopt`; shutdown and close stop it like a listener.
+   */
+  listenWith(open: (adopt: (socket: WireSocket, peer: Peer) => void) => WireListener): void {
+    if (this.closed || this.draining) throw new Error("ttrpc: server closed");
+    this.listeners.add(open((socket, peer) => this.adopt(socket, peer)));
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
@@ -163,7 +177,6 @@ export class TtrpcServer {
       socket.destroy();
       return;
     }
-    socket.on("error", (err) => this.report(err, "connection"));
     const fd = socketFd(socket);
     let credentials: PeerCredentials | undefined;
     if (this.options.peerCredentials !== undefined && fd >= 0) {
@@ -175,7 +188,16 @@ export class TtrpcServer {
         return;
       }
     }
-    const peer: Peer = { fd, credentials };
+    this.adopt(socket, { fd, credentials });
+  }
+
+  /** An accepted connection, its peer known: authorize, then serve. */
+  private adopt(socket: WireSocket, peer: Peer): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    socket.on("error", (err) => this.report(err, "connection"));
     const authorize = this.options.authorize;
     if (authorize === undefined) {
       this.serve(socket, peer);
@@ -211,7 +233,7 @@ export class TtrpcServer {
     );
   }
 
-  private serve(socket: Socket, peer: Peer): void {
+  private serve(socket: WireSocket, peer: Peer): void {
     if (socket.destroyed) return;
     const conn = new ServerConnection(this, socket, peer);
     this.connections.add(conn);
@@ -258,7 +280,7 @@ async function removeStaleSocket(path: string): Promise<void> {
 /** One accepted connection: decodes frames, routes them to calls, writes answers. */
 class ServerConnection implements FrameSink {
   readonly server: TtrpcServer;
-  readonly socket: Socket;
+  readonly socket: WireSocket;
   readonly peer: Peer;
   readonly writer: FrameWriter;
   /** Calls not yet answered, by stream id (where Data frames are routed). */
@@ -271,7 +293,7 @@ class ServerConnection implements FrameSink {
   private gone = false;
   private readonly closed: Promise<void>;
 
-  constructor(server: TtrpcServer, socket: Socket, peer: Peer) {
+  constructor(server: TtrpcServer, socket: WireSocket, peer: Peer) {
     this.server = server;
     this.socket = socket;
     this.peer = peer;

@@ -1,6 +1,28 @@
 // Batches a connection's outgoing frames: frames queued during one tick of the event loop leave in a
 // single socket write (many small responses to concurrent calls become one syscall).
-import type { Socket } from "node:net";
+
+/**
+ * What the writer and a server connection use of a socket: a net.Socket has all of it; the shim's
+ * native wire (src/shim/native-wire.ts) implements just this.
+ */
+export interface WireSocket {
+  readonly destroyed: boolean;
+  readonly writable: boolean;
+  readonly writableNeedDrain: boolean;
+  readonly writableLength: number;
+  readonly writableHighWaterMark: number;
+  write(data: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  pause(): unknown;
+  resume(): unknown;
+  end(callback?: () => void): unknown;
+  destroy(): unknown;
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  on(event: "close" | "drain", listener: () => void): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
 
 /** Above this many queued bytes a batch is written with cork/uncork (writev) instead of one copy. */
 const CONCAT_LIMIT = 64 * 1024;
@@ -10,13 +32,13 @@ function flushWriter(w: FrameWriter): void {
 }
 
 export class FrameWriter {
-  private readonly socket: Socket;
+  private readonly socket: WireSocket;
   private queue: Buffer[] = [];
   private queued = 0;
   private scheduled = false;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(socket: Socket) {
+  constructor(socket: WireSocket) {
     this.socket = socket;
     socket.on("drain", () => this.wakeDrainWaiters());
     socket.on("close", () => this.wakeDrainWaiters());

@@ -13,7 +13,7 @@ import {
 } from "../../src/shim/memory.js";
 
 test("compacts once after the idle time, and every touch postpones it", (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   let runs = 0;
   const c = new IdleCompactor(() => runs++, 500);
   c.touch();
@@ -29,7 +29,7 @@ test("compacts once after the idle time, and every touch postpones it", (t) => {
 });
 
 test("idle time 0 turns compaction off; stop() cancels a pending one", (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   let runs = 0;
   const off = new IdleCompactor(() => runs++, 0);
   off.touch();
@@ -81,7 +81,7 @@ test("wrapped handlers answer, fail and see `this` exactly as before, touching a
 });
 
 test("daemonCompactor reads TSSHIM_COMPACT_IDLE_MS (0: off, garbage: the default) and is already counting down", (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   let runs = 0;
   const count = (): void => {
     runs++;
