@@ -92,16 +92,22 @@ export class TaskService {
 
   /** The ttrpc implementation; every handler turns failures into statuses. */
   impl(): ServiceImpl<(typeof Task)["method"]> {
-    const guard =
-      <A, R>(what: string, fn: (req: A) => Promise<R> | R) =>
-      async (req: A): Promise<R> => {
+    // A synchronous handler stays synchronous: no promise per call (Connect and
+    // State are on a restarted containerd's critical path).
+    const guard = <A, R>(what: string, fn: (req: A) => Promise<R> | R) => {
+      const fail = (err: unknown): never => {
+        this.ctx.log.debug({ err: String(err), method: what }, "request failed");
+        throw toStatusError(err, what);
+      };
+      return (req: A): Promise<R> | R => {
         try {
-          return await fn(req);
+          const out = fn(req);
+          return out instanceof Promise ? out.catch(fail) : out;
         } catch (err) {
-          this.ctx.log.debug({ err: String(err), method: what }, "request failed");
-          throw toStatusError(err, what);
+          return fail(err);
         }
       };
+    };
     return {
       create: guard("create", async (req) => {
         if (this.containers.has(req.id) || this.creating.has(req.id)) {

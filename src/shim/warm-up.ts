@@ -43,10 +43,11 @@ import { WARM_UP_SPEC } from "./warm-up-spec.js";
 
 const ID = "tsshim-warm-up";
 /**
- * Dial + Connect + State rounds of the warm-up. With one, a shim forked off
- * the spare ran those paths in V8's interpreter without feedback: a
- * restarted containerd's Connect + State took it 1.2-1.5x the Go shim's time
- * (cold, 300 ms apart), 0.95-1.1x after 200 (README, Performance).
+ * Dial + Connect + State rounds of the warm-up (restartDials). With one, a
+ * shim forked off the spare ran those paths in V8's interpreter without
+ * feedback; 200 give them bytecode, feedback and baseline code. More rounds
+ * (1,000-3,000) optimise them in the spare but not in a fork, whose own
+ * Create and Start leave new shapes behind (README, Performance).
  */
 const REDIALS = 200;
 

@@ -28,7 +28,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 // --- encoding -------------------------------------------------------------------------------
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -37,7 +37,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-function writeVarint(buf: Uint8Array, off: number, n: number): number {
+export function writeVarint(buf: Uint8Array, off: number, n: number): number {
   while (n >= 0x80) {
     buf[off++] = (n % 128) | 0x80;
     n = Math.floor(n / 128);
@@ -47,7 +47,7 @@ function writeVarint(buf: Uint8Array, off: number, n: number): number {
 }
 
 /** int64 as a varint; negatives take 10 bytes (two's complement), as protobuf requires. */
-function int64Bytes(n: number): Uint8Array | null {
+export function int64Bytes(n: number): Uint8Array | null {
   if (n >= 0) return null;
   const v = BigInt.asUintN(64, BigInt(Math.trunc(n)));
   const out = new Uint8Array(10);
@@ -172,8 +172,11 @@ export function encodeResponseFrame(streamId: number, status: Uint8Array, payloa
 
 // --- decoding -------------------------------------------------------------------------------
 
-/** A cursor over one protobuf message; every read is bounds-checked and throws EnvelopeError. */
-class Reader {
+/**
+ * A cursor over one protobuf message; every read is bounds-checked and throws EnvelopeError. Also used by
+ * the shim's hand-written codecs for its hottest messages (src/shim/task-codecs.ts).
+ */
+export class Reader {
   pos = 0;
   constructor(
     readonly buf: Uint8Array,
@@ -273,7 +276,7 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("latin1", start, end);
 }
 
-function expect(field: number, wireType: number, want: number): void {
+export function expect(field: number, wireType: number, want: number): void {
   if (wireType !== want) throw new EnvelopeError(`field ${field} has wire type ${wireType}, want ${want}`);
 }
 

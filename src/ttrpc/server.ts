@@ -11,6 +11,7 @@ import {
   type CallContext,
   isStreamingClient,
   isStreamingServer,
+  type MessageCodec,
   type MethodEntry,
   methodEntries,
   type Peer,
@@ -60,10 +61,10 @@ export class TtrpcServer {
   register<S extends GenServiceMethods>(
     desc: GenService<S>,
     impl: ServiceImpl<S>,
-    options?: { name?: string },
+    options?: { name?: string; codecs?: ReadonlyMap<string, MessageCodec> },
   ): this {
     const name = options?.name ?? desc.typeName;
-    this.addService(name, methodEntries(desc, impl));
+    this.addService(name, methodEntries(desc, impl, options?.codecs));
     return this;
   }
 
@@ -427,7 +428,7 @@ class ServerConnection implements FrameSink {
     if (req.timeoutNano > 0) call.arm(req.timeoutNano);
     this.active++;
     if (entry.kind === "unary") {
-      void runUnary(call, req.payload);
+      runUnary(call, req.payload);
       return;
     }
     if (isStreamingClient(entry.kind)) {
@@ -582,16 +583,35 @@ function decodeInput(entry: MethodEntry, bytes: Uint8Array): unknown {
   }
 }
 
-async function runUnary(call: ServerCall, payload: Uint8Array): Promise<void> {
+/** A unary call; a handler that answers synchronously is answered without a promise. */
+function runUnary(call: ServerCall, payload: Uint8Array): void {
+  let output: unknown;
   try {
-    const input = decodeInput(call.entry, payload);
-    const output = await call.entry.handler(input, call);
+    output = call.entry.handler(decodeInput(call.entry, payload), call);
+  } catch (err) {
+    failUnary(call, err);
+    return;
+  }
+  if (output instanceof Promise)
+    output.then(
+      (o: unknown) => answerUnary(call, o),
+      (err: unknown) => failUnary(call, err),
+    );
+  else answerUnary(call, output);
+}
+
+function answerUnary(call: ServerCall, output: unknown): void {
+  try {
     if (!call.done) call.respond(call.entry.encode(output));
   } catch (err) {
     call.fail(toTtrpcError(err));
-  } finally {
-    call.conn.settled();
   }
+  call.conn.settled();
+}
+
+function failUnary(call: ServerCall, err: unknown): void {
+  call.fail(toTtrpcError(err));
+  call.conn.settled();
 }
 
 /** Decoded view of a stream's inbound bytes, for the handler's `for await`. */

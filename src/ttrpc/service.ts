@@ -97,11 +97,25 @@ export function isStreamingServer(kind: MethodKind): boolean {
   return kind === "server_streaming" || kind === "bidi_streaming";
 }
 
-function messageCodec(input: DescMessage, output: DescMessage): Pick<MethodEntry, "decode" | "encode"> {
+/**
+ * A hand-written codec for one message type, used instead of protobuf-es's generic one: decode returns the
+ * message's shape, encode takes what a handler returns (its init shape).
+ */
+export interface MessageCodec {
+  decode?(bytes: Uint8Array): unknown;
+  encode?(value: unknown): Uint8Array;
+}
+
+function messageCodec(
+  input: DescMessage,
+  output: DescMessage,
+  codecs: ReadonlyMap<string, MessageCodec> | undefined,
+): Pick<MethodEntry, "decode" | "encode"> {
   return {
-    decode: (bytes) => fromBinary(input, bytes),
-    encode: (value) =>
-      toBinary(output, create(output, (value ?? undefined) as MessageInitShape<DescMessage>)),
+    decode: codecs?.get(input.typeName)?.decode ?? ((bytes) => fromBinary(input, bytes)),
+    encode:
+      codecs?.get(output.typeName)?.encode ??
+      ((value) => toBinary(output, create(output, (value ?? undefined) as MessageInitShape<DescMessage>))),
   };
 }
 
@@ -109,6 +123,7 @@ function messageCodec(input: DescMessage, output: DescMessage): Pick<MethodEntry
 export function methodEntries<S extends GenServiceMethods>(
   desc: GenService<S>,
   impl: ServiceImpl<S>,
+  codecs?: ReadonlyMap<string, MessageCodec>,
 ): Map<string, MethodEntry> {
   const out = new Map<string, MethodEntry>();
   const service = desc as unknown as DescService;
@@ -119,7 +134,7 @@ export function methodEntries<S extends GenServiceMethods>(
     out.set(m.name, {
       name: m.name,
       kind: m.methodKind,
-      ...messageCodec(m.input, m.output),
+      ...messageCodec(m.input, m.output, codecs),
       handler: fn.bind(impl),
     });
   }
