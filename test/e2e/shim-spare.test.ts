@@ -221,6 +221,27 @@ test("TSSHIM_FORK=0: the waiting spare becomes the shim itself, and a new spare 
   }
 });
 
+test("TSSHIM_WIRE=net: the daemon serves ttrpc with Node's net.Server, end to end", async () => {
+  const viaNet = await startContainerd({ env: { TSSHIM_WIRE: "net" } });
+  try {
+    const img = await importBusyboxImage(viaNet);
+    const r = await viaNet.ctr([
+      "run",
+      "--rm",
+      ...viaNet.runtimeFlags("tsshim"),
+      img,
+      "wire-net",
+      "sh",
+      "-c",
+      "echo hello; exit 3",
+    ]);
+    assert.equal(r.stdout, "hello\n");
+    assert.equal(r.code, 3);
+  } finally {
+    await viaNet.stop();
+  }
+});
+
 test("a container that joins its group's running shim leaves the spare waiting", async () => {
   await runDetached("g1", ["io.tsshim.group=spare-test"]);
   const spare = await oneSpare();
