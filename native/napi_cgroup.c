@@ -30,11 +30,6 @@ struct oom_watch {
   int closed;
 };
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
 static void oom_closed(uv_handle_t *h) {
   struct oom_watch *w = (struct oom_watch *)h->data;
   close(w->fd);
@@ -79,12 +74,12 @@ static napi_value oom_watch(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    return throw_type(env, "cgroupOomWatch(memoryDir, callback)");
+    return tsshim_napi_throw_type(env, "cgroupOomWatch(memoryDir, callback)");
   }
   napi_valuetype t;
-  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) return throw_type(env, "callback must be a function");
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) return tsshim_napi_throw_type(env, "callback must be a function");
   char *dir = tsshim_napi_string(env, argv[0]);
-  if (dir == NULL) return throw_type(env, "memoryDir must be a string");
+  if (dir == NULL) return tsshim_napi_throw_type(env, "memoryDir must be a string");
   struct tsshim_error err;
   memset(&err, 0, sizeof err);
   int fd = tsshim_cgroup_oom_eventfd(dir, &err);
@@ -122,7 +117,7 @@ static napi_value oom_unwatch(napi_env env, napi_callback_info info) {
   struct oom_watch *w = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || w == NULL) {
-    return throw_type(env, "cgroupOomUnwatch(handle)");
+    return tsshim_napi_throw_type(env, "cgroupOomUnwatch(handle)");
   }
   if (!w->closed) {
     w->closed = 1;
@@ -140,11 +135,11 @@ static napi_value bpf_replace(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    return throw_type(env, "cgroupBpfReplace(cgroupDir, insns)");
+    return tsshim_napi_throw_type(env, "cgroupBpfReplace(cgroupDir, insns)");
   }
   bool is_typed = false;
   napi_is_typedarray(env, argv[1], &is_typed);
-  if (!is_typed) return throw_type(env, "insns must be a Uint8Array");
+  if (!is_typed) return tsshim_napi_throw_type(env, "insns must be a Uint8Array");
   napi_typedarray_type tt;
   size_t length = 0;
   void *data = NULL;
@@ -152,10 +147,10 @@ static napi_value bpf_replace(napi_env env, napi_callback_info info) {
   size_t off = 0;
   if (napi_get_typedarray_info(env, argv[1], &tt, &length, &data, &ab, &off) != napi_ok || tt != napi_uint8_array ||
       length == 0 || length % 8 != 0) {
-    return throw_type(env, "insns must be a non-empty Uint8Array of 8-byte instructions");
+    return tsshim_napi_throw_type(env, "insns must be a non-empty Uint8Array of 8-byte instructions");
   }
   char *dir = tsshim_napi_string(env, argv[0]);
-  if (dir == NULL) return throw_type(env, "cgroupDir must be a string");
+  if (dir == NULL) return tsshim_napi_throw_type(env, "cgroupDir must be a string");
   /* Copy into aligned memory: the typed array may start at any offset. */
   uint64_t *insns = malloc(length);
   if (insns == NULL) {
@@ -182,10 +177,10 @@ static napi_value bpf_count(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-    return throw_type(env, "cgroupBpfCount(cgroupDir)");
+    return tsshim_napi_throw_type(env, "cgroupBpfCount(cgroupDir)");
   }
   char *dir = tsshim_napi_string(env, argv[0]);
-  if (dir == NULL) return throw_type(env, "cgroupDir must be a string");
+  if (dir == NULL) return tsshim_napi_throw_type(env, "cgroupDir must be a string");
   struct tsshim_error err;
   memset(&err, 0, sizeof err);
   int n = tsshim_cgroup_bpf_count(dir, &err);
@@ -230,16 +225,16 @@ static napi_value cg_mkdirs(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return throw_type(env, "cgroupMkdirs(dirs, cpuset)");
+    return tsshim_napi_throw_type(env, "cgroupMkdirs(dirs, cpuset)");
   size_t n = 0;
   char **dirs = string_list(env, argv[0], &n);
-  if (dirs == NULL) return throw_type(env, "dirs must be an array of strings");
+  if (dirs == NULL) return tsshim_napi_throw_type(env, "dirs must be an array of strings");
   int *cpuset = calloc(n ? n : 1, sizeof *cpuset);
   uint32_t flags_len = 0;
   if (cpuset == NULL || napi_get_array_length(env, argv[1], &flags_len) != napi_ok || flags_len != n) {
     free(cpuset);
     string_list_free(dirs, n);
-    return throw_type(env, "cpuset must be a boolean[] as long as dirs");
+    return tsshim_napi_throw_type(env, "cpuset must be a boolean[] as long as dirs");
   }
   for (uint32_t i = 0; i < flags_len; i++) {
     napi_value v;
@@ -342,7 +337,7 @@ static napi_value cg_prepare_async(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return throw_type(env, "cgroupPrepareAsync(dirs, cpuset, files)");
+    return tsshim_napi_throw_type(env, "cgroupPrepareAsync(dirs, cpuset, files)");
   struct prepare_work *w = calloc(1, sizeof *w);
   if (w == NULL) {
     napi_throw_error(env, "ERR_TSSHIM_NATIVE", "cgroupPrepareAsync: out of memory");
@@ -356,7 +351,7 @@ static napi_value cg_prepare_async(napi_env env, napi_callback_info info) {
   if (w->dirs == NULL || w->files == NULL || w->cpuset == NULL || w->fds == NULL ||
       napi_get_array_length(env, argv[1], &flags_len) != napi_ok || flags_len != w->n_dirs) {
     prepare_free(w);
-    return throw_type(env, "dirs and files must be string[] and cpuset a boolean[] as long as dirs");
+    return tsshim_napi_throw_type(env, "dirs and files must be string[] and cpuset a boolean[] as long as dirs");
   }
   for (uint32_t i = 0; i < flags_len; i++) {
     napi_value v;
@@ -382,10 +377,10 @@ static napi_value cg_enter(napi_env env, napi_callback_info info) {
   int32_t pid = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
       napi_get_value_int32(env, argv[1], &pid) != napi_ok || pid <= 0)
-    return throw_type(env, "cgroupEnter(procsFiles, pid)");
+    return tsshim_napi_throw_type(env, "cgroupEnter(procsFiles, pid)");
   size_t n = 0;
   char **files = string_list(env, argv[0], &n);
-  if (files == NULL) return throw_type(env, "procsFiles must be an array of strings");
+  if (files == NULL) return tsshim_napi_throw_type(env, "procsFiles must be an array of strings");
   struct tsshim_error err;
   memset(&err, 0, sizeof err);
   int rc = tsshim_cgroup_enter((const char *const *)files, n, pid, &err);
@@ -398,10 +393,10 @@ static napi_value cg_rmdirs(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
-    return throw_type(env, "cgroupRmdirs(dirs)");
+    return tsshim_napi_throw_type(env, "cgroupRmdirs(dirs)");
   size_t n = 0;
   char **dirs = string_list(env, argv[0], &n);
-  if (dirs == NULL) return throw_type(env, "dirs must be an array of strings");
+  if (dirs == NULL) return tsshim_napi_throw_type(env, "dirs must be an array of strings");
   int *errnos = calloc(n ? n : 1, sizeof *errnos);
   if (errnos == NULL) {
     string_list_free(dirs, n);

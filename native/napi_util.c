@@ -51,3 +51,8 @@ napi_value tsshim_napi_error_value(napi_env env, const struct tsshim_error *err)
 void tsshim_napi_throw(napi_env env, const struct tsshim_error *err) {
   napi_throw(env, tsshim_napi_error_value(env, err));
 }
+
+napi_value tsshim_napi_throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}

@@ -14,6 +14,9 @@ char *tsshim_napi_string(napi_env env, napi_value value);
  * such as  mount "proc" on "/proc": ENOENT (No such file or directory). */
 void tsshim_napi_throw(napi_env env, const struct tsshim_error *err);
 
+/* Throws a TypeError with code ERR_INVALID_ARG_TYPE; returns NULL for `return tsshim_napi_throw_type(...)`. */
+napi_value tsshim_napi_throw_type(napi_env env, const char *msg);
+
 /* The same error as a JS value (for callbacks and rejected promises). */
 napi_value tsshim_napi_error_value(napi_env env, const struct tsshim_error *err);
 

@@ -75,11 +75,6 @@ static napi_value throw_errno(napi_env env, int errnum, const char *syscall, con
   return NULL;
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
 /* A free slot in *table (grown as needed); -1 when out of memory. */
 static int slot(void ***table, size_t *cap) {
   for (size_t i = 0; i < *cap; i++)
@@ -94,22 +89,19 @@ static int slot(void ***table, size_t *cap) {
   return free_slot;
 }
 
+/* The open connection named by the first argument (NULL when it is closed already: the JS
+ * side may hold the id until its onClose runs); *extra gets the second argument. */
 static struct wire_conn *conn_of(napi_env env, napi_callback_info info, napi_value *extra) {
-  size_t argc = extra != NULL ? 2 : 1;
+  size_t want = extra != NULL ? 2 : 1, argc = want;
   napi_value argv[2];
   int32_t id;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < (extra != NULL ? 2u : 1u) ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want ||
       napi_get_value_int32(env, argv[0], &id) != napi_ok) {
-    throw_type(env, "a connection id is required");
-    return NULL;
-  }
-  if (id < 0 || (size_t)id >= conns_cap || conns[id] == NULL) {
-    /* Closed already: the JS side may still hold the id until its onClose runs. */
-    if (extra != NULL) *extra = argv[1];
+    tsshim_napi_throw_type(env, "a connection id is required");
     return NULL;
   }
   if (extra != NULL) *extra = argv[1];
-  return conns[id];
+  return id >= 0 && (size_t)id < conns_cap ? conns[id] : NULL;
 }
 
 /* Calls one JS callback with int arguments (and an optional buffer first after the id). */
@@ -304,7 +296,7 @@ static napi_value js_wire_listen(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
       napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
-    return throw_type(env, "wireListen(fd, onAccept, onData, onDrain, onClose)");
+    return tsshim_napi_throw_type(env, "wireListen(fd, onAccept, onData, onDrain, onClose)");
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, EINVAL, "napi_get_uv_event_loop", NULL);
   /* accept4 runs until EAGAIN: a blocking listening socket would stall the loop. */
@@ -322,7 +314,7 @@ static napi_value js_wire_listen(napi_env env, napi_callback_info info) {
       napi_create_string_utf8(env, "tsshim.ttrpcWire", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, resource, name, &l->cb.async) != napi_ok) {
     free(l); /* references made so far leak with the failed listener: the process is in trouble anyway */
-    return throw_type(env, "wireListen: callbacks must be functions");
+    return tsshim_napi_throw_type(env, "wireListen: callbacks must be functions");
   }
   int rc = uv_poll_init(loop, &l->poll, fd);
   if (rc != 0) {
@@ -349,7 +341,7 @@ static napi_value js_wire_unlisten(napi_env env, napi_callback_info info) {
   int32_t id;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_int32(env, argv[0], &id) != napi_ok)
-    return throw_type(env, "wireUnlisten(listener)");
+    return tsshim_napi_throw_type(env, "wireUnlisten(listener)");
   if (id < 0 || (size_t)id >= listeners_cap || listeners[id] == NULL) return NULL;
   struct wire_listener *l = listeners[id];
   listeners[id] = NULL;
@@ -369,7 +361,7 @@ static napi_value js_wire_write(napi_env env, napi_callback_info info) {
   bool is_buffer = false;
   if (napi_is_buffer(env, data, &is_buffer) != napi_ok || !is_buffer ||
       napi_get_buffer_info(env, data, &bytes, &len) != napi_ok)
-    return throw_type(env, "wireWrite(id, buffer)");
+    return tsshim_napi_throw_type(env, "wireWrite(id, buffer)");
   size_t left = 0;
   if (c != NULL && !c->closing && !c->ending) {
     size_t off = 0;

@@ -37,7 +37,6 @@ import { listenTasks, serveTasks, taskServer } from "./daemon.js";
 import { EventPublisher } from "./events.js";
 import { createLogger } from "./logger.js";
 import { IdleCompactor } from "./memory.js";
-import { listenNativeWire } from "./native-wire.js";
 import { TaskService } from "./task-service.js";
 import { WARM_UP_SPEC } from "./warm-up-spec.js";
 
@@ -96,7 +95,7 @@ async function ttrpcLoopback(): Promise<void> {
   });
   let client: TtrpcClient | undefined;
   try {
-    listenNativeWire(server, fd);
+    await listenTasks(server, { fd });
     client = new TtrpcClient(path);
     const task = client.service(Task);
     const rootfs = [

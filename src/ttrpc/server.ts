@@ -174,10 +174,6 @@ export class TtrpcServer {
   }
 
   private accept(socket: Socket): void {
-    if (this.draining) {
-      socket.destroy();
-      return;
-    }
     const fd = socketFd(socket);
     let credentials: PeerCredentials | undefined;
     if (this.options.peerCredentials !== undefined && fd >= 0) {

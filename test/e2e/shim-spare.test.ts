@@ -87,6 +87,11 @@ async function runDetached(
   assert.equal(r.code, 0, r.stderr);
 }
 
+/** `ctr run --rm` of argv in a new container `id`, with tsshim. */
+function runRm(of: Containerd, img: string, id: string, argv: string[]): ReturnType<Containerd["ctr"]> {
+  return of.ctr(["run", "--rm", ...of.runtimeFlags("tsshim"), img, id, ...argv]);
+}
+
 async function remove(id: string, of: Containerd = cd): Promise<void> {
   await of.ctr(["task", "kill", "-a", "-s", "SIGKILL", id]).catch(() => undefined);
   for (let i = 0; i < 100; i++) {
@@ -225,16 +230,7 @@ test("TSSHIM_WIRE=net: the daemon serves ttrpc with Node's net.Server, end to en
   const viaNet = await startContainerd({ env: { TSSHIM_WIRE: "net" } });
   try {
     const img = await importBusyboxImage(viaNet);
-    const r = await viaNet.ctr([
-      "run",
-      "--rm",
-      ...viaNet.runtimeFlags("tsshim"),
-      img,
-      "wire-net",
-      "sh",
-      "-c",
-      "echo hello; exit 3",
-    ]);
+    const r = await runRm(viaNet, img, "wire-net", ["sh", "-c", "echo hello; exit 3"]);
     assert.equal(r.stdout, "hello\n");
     assert.equal(r.code, 3);
   } finally {
@@ -320,15 +316,7 @@ test("TSSHIM_SPARE=0: start runs the Node verb and no spare is made", async () =
   const plain = await startContainerd({ env: { TSSHIM_SPARE: "0" } });
   try {
     const img = await importBusyboxImage(plain);
-    const r = await plain.ctr([
-      "run",
-      "--rm",
-      ...plain.runtimeFlags("tsshim"),
-      img,
-      "plain-1",
-      "echo",
-      "plain",
-    ]);
+    const r = await runRm(plain, img, "plain-1", ["echo", "plain"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "plain\n");
     await sleep(300);
