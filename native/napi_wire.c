@@ -16,7 +16,13 @@
  *   wirePause(id) / wireResume(id)
  *   wireEnd(id)                close once the queue is written
  *   wireDestroy(id)            close now; onClose follows on a later tick
- * Ids are small integers, reused only after their onClose has run. */
+ *   wireAnswer(listener, group, service, method, request, response)
+ *                              publish an answer (wire_answers.h): a unary request with
+ *                              exactly these bytes is answered here, without JS
+ *   wireAnswersClear(listener, group?)  withdraw the group's answers (or all)
+ * Ids are small integers, reused only after their onClose has run. A connection is
+ * answered from the table only once JS has resumed it (the server resumes a
+ * connection when it starts serving it, after its authorize hook said yes). */
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -31,6 +37,7 @@
 #include "error.h"
 #include "napi_util.h"
 #include "peercred.h"
+#include "wire_answers.h"
 
 #define WIRE_READ_SIZE 65536
 /* Reads per wake-up before the loop gets a turn (libuv's own stream limit is 32). */
@@ -48,7 +55,9 @@ struct wire_conn {
   int fd, id;
   int events;  /* what the poll currently watches */
   bool paused, ending, closing;
+  bool answering; /* published answers may be used (JS resumed it once) */
   int close_errno;
+  struct tsshim_frame_scan scan;
   char *queue; /* bytes not yet written */
   size_t queued, cap;
   struct wire_listener *owner;
@@ -60,6 +69,7 @@ struct wire_listener {
   bool closing, poll_closed;
   struct wire_callbacks cb;
   int conns; /* open connections still pointing at cb */
+  struct tsshim_answers answers;
 };
 
 static struct wire_conn **conns;
@@ -139,6 +149,7 @@ static void callbacks_release(struct wire_callbacks *cb) {
 
 static void listener_free(struct wire_listener *l) {
   callbacks_release(&l->cb);
+  tsshim_answers_clear(&l->answers, NULL, 0);
   free(l);
 }
 
@@ -200,6 +211,12 @@ static int conn_flush(struct wire_conn *c) {
   return c->queued > 0;
 }
 
+static size_t conn_write(struct wire_conn *c, const void *bytes, size_t len);
+
+static void send_answer(void *ctx, const uint8_t *frame, size_t len) {
+  conn_write(ctx, frame, len);
+}
+
 static void conn_read(struct wire_conn *c) {
   struct wire_listener *l = c->owner;
   for (int i = 0; i < WIRE_READS_PER_WAKE && !c->closing && !c->paused; i++) {
@@ -214,13 +231,17 @@ static void conn_read(struct wire_conn *c) {
       conn_close(c, 0);
       return;
     }
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(l->cb.env, &scope) != napi_ok) return;
-    napi_value buf;
-    void *data;
-    if (napi_create_buffer_copy(l->cb.env, (size_t)n, read_buf, &data, &buf) == napi_ok)
-      call_js(&l->cb, l->cb.on_data, c->id, &buf, 1, NULL, 0);
-    napi_close_handle_scope(l->cb.env, scope);
+    size_t left = tsshim_answers_filter(c->answering ? &l->answers : NULL, &c->scan, (uint8_t *)read_buf,
+                                        (size_t)n, send_answer, c);
+    if (left > 0 && !c->closing) {
+      napi_handle_scope scope;
+      if (napi_open_handle_scope(l->cb.env, &scope) != napi_ok) return;
+      napi_value buf;
+      void *data;
+      if (napi_create_buffer_copy(l->cb.env, left, read_buf, &data, &buf) == napi_ok)
+        call_js(&l->cb, l->cb.on_data, c->id, &buf, 1, NULL, 0);
+      napi_close_handle_scope(l->cb.env, scope);
+    }
     if ((size_t)n < sizeof read_buf) return;
   }
 }
@@ -352,6 +373,39 @@ static napi_value js_wire_unlisten(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Sends what the socket takes now and queues the rest; returns the bytes queued. */
+static size_t conn_write(struct wire_conn *c, const void *bytes, size_t len) {
+  if (c->closing || c->ending) return 0;
+  size_t off = 0;
+  while (c->queued == 0 && off < len) {
+    ssize_t w = send(c->fd, (const char *)bytes + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(c, errno);
+      break;
+    }
+    off += (size_t)w;
+  }
+  if (!c->closing && off < len) {
+    size_t need = c->queued + (len - off);
+    if (need > c->cap) {
+      size_t cap = c->cap ? c->cap : 4096;
+      while (cap < need) cap *= 2;
+      char *grown = realloc(c->queue, cap);
+      if (grown == NULL) {
+        conn_close(c, ENOMEM);
+        return 0;
+      }
+      c->queue = grown;
+      c->cap = cap;
+    }
+    memcpy(c->queue + c->queued, (const char *)bytes + off, len - off);
+    c->queued = need;
+    conn_watch(c);
+  }
+  return c->closing ? 0 : c->queued;
+}
+
 static napi_value js_wire_write(napi_env env, napi_callback_info info) {
   napi_value data = NULL, out;
   struct wire_conn *c = conn_of(env, info, &data);
@@ -362,38 +416,7 @@ static napi_value js_wire_write(napi_env env, napi_callback_info info) {
   if (napi_is_buffer(env, data, &is_buffer) != napi_ok || !is_buffer ||
       napi_get_buffer_info(env, data, &bytes, &len) != napi_ok)
     return tsshim_napi_throw_type(env, "wireWrite(id, buffer)");
-  size_t left = 0;
-  if (c != NULL && !c->closing && !c->ending) {
-    size_t off = 0;
-    while (c->queued == 0 && off < len) {
-      ssize_t w = send(c->fd, (char *)bytes + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(c, errno);
-        break;
-      }
-      off += (size_t)w;
-    }
-    if (!c->closing && off < len) {
-      size_t need = c->queued + (len - off);
-      if (need > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < need) cap *= 2;
-        char *grown = realloc(c->queue, cap);
-        if (grown == NULL) {
-          conn_close(c, ENOMEM);
-          goto done;
-        }
-        c->queue = grown;
-        c->cap = cap;
-      }
-      memcpy(c->queue + c->queued, (char *)bytes + off, len - off);
-      c->queued = need;
-      conn_watch(c);
-    }
-    left = c->closing ? 0 : c->queued;
-  }
-done:
+  size_t left = c != NULL ? conn_write(c, bytes, len) : 0;
   if (napi_create_uint32(env, (uint32_t)left, &out) != napi_ok) return NULL;
   return out;
 }
@@ -409,6 +432,7 @@ static napi_value js_wire_pause(napi_env env, napi_callback_info info) {
 
 static napi_value js_wire_resume(napi_env env, napi_callback_info info) {
   struct wire_conn *c = conn_of(env, info, NULL);
+  if (c != NULL) c->answering = true;
   if (c != NULL && c->paused) {
     c->paused = false;
     conn_watch(c);
@@ -430,6 +454,68 @@ static napi_value js_wire_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static struct wire_listener *listener_arg(napi_env env, napi_value v, bool *ok) {
+  int32_t id;
+  *ok = napi_get_value_int32(env, v, &id) == napi_ok;
+  return *ok && id >= 0 && (size_t)id < listeners_cap ? listeners[id] : NULL;
+}
+
+static bool bytes_arg(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
+  bool is = false;
+  napi_typedarray_type type;
+  void *raw;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, len, &raw, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return false;
+  *data = raw;
+  return true;
+}
+
+static bool name_arg(napi_env env, napi_value v, char *out, size_t cap, size_t *len) {
+  return napi_get_value_string_utf8(env, v, out, cap, len) == napi_ok && *len < cap - 1;
+}
+
+static napi_value js_wire_answer(napi_env env, napi_callback_info info) {
+  const char *usage = "wireAnswer(listener, group, service, method, request: Uint8Array, response: Uint8Array)";
+  size_t argc = 6;
+  napi_value argv[6];
+  char group[256], service[256], method[256];
+  struct tsshim_answer_spec spec = {.group = group, .service = service, .method = method};
+  bool ok = false;
+  struct wire_listener *l = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 6)
+    l = listener_arg(env, argv[0], &ok);
+  if (!ok || !name_arg(env, argv[1], group, sizeof group, &spec.group_len) ||
+      !name_arg(env, argv[2], service, sizeof service, &spec.service_len) ||
+      !name_arg(env, argv[3], method, sizeof method, &spec.method_len) ||
+      !bytes_arg(env, argv[4], &spec.request, &spec.request_len) ||
+      !bytes_arg(env, argv[5], &spec.response, &spec.response_len))
+    return tsshim_napi_throw_type(env, usage);
+  if (l != NULL && tsshim_answers_set(&l->answers, &spec) < 0) return throw_errno(env, errno, "malloc", "an answer");
+  return NULL;
+}
+
+/* wireAnswersClear(listener[, group]): withdraws the group's answers, or all. */
+static napi_value js_wire_answers_clear(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char group[256];
+  size_t group_len = 0;
+  bool ok = false, all = true;
+  struct wire_listener *l = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1)
+    l = listener_arg(env, argv[0], &ok);
+  if (ok && argc >= 2) {
+    napi_valuetype t;
+    ok = napi_typeof(env, argv[1], &t) == napi_ok;
+    all = ok && t == napi_undefined;
+    if (ok && !all) ok = name_arg(env, argv[1], group, sizeof group, &group_len);
+  }
+  if (!ok) return tsshim_napi_throw_type(env, "wireAnswersClear(listener, group?)");
+  if (l != NULL) tsshim_answers_clear(&l->answers, all ? NULL : group, group_len);
+  return NULL;
+}
+
 napi_status tsshim_napi_wire_init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"wireListen", NULL, js_wire_listen, NULL, NULL, NULL, napi_default, NULL},
@@ -439,6 +525,8 @@ napi_status tsshim_napi_wire_init(napi_env env, napi_value exports) {
       {"wireResume", NULL, js_wire_resume, NULL, NULL, NULL, napi_default, NULL},
       {"wireEnd", NULL, js_wire_end, NULL, NULL, NULL, napi_default, NULL},
       {"wireDestroy", NULL, js_wire_destroy, NULL, NULL, NULL, napi_default, NULL},
+      {"wireAnswer", NULL, js_wire_answer, NULL, NULL, NULL, napi_default, NULL},
+      {"wireAnswersClear", NULL, js_wire_answers_clear, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -7,12 +7,15 @@ import { Task } from "../api/gen/containerd/task/v2/shim_pb.js";
 import { nativeProc } from "../oci/native-proc.js";
 import { Reaper } from "../oci/reaper.js";
 import { type ListenTarget, TtrpcServer } from "../ttrpc/server.js";
+import type { ServiceImpl } from "../ttrpc/service.js";
 import type { ShimArgs } from "./args.js";
 import { containerdEventSender } from "./containerd-events.js";
 import { EventPublisher } from "./events.js";
 import { createLogger, type Logger, openLogFifo } from "./logger.js";
 import { compactWhenIdle, daemonCompactor, forkedCompaction, type IdleCompactor } from "./memory.js";
 import { listenNativeWire } from "./native-wire.js";
+import { type AnswerBoard, TASK_SERVICE_NAMES } from "./task-answers.js";
+import { TASK_CODECS } from "./task-codecs.js";
 import { TaskService } from "./task-service.js";
 
 const LISTEN_FD = 3;
@@ -103,7 +106,8 @@ export async function runDaemon(
     service,
     daemonCompactor(process.env, opts.forked === true ? forkedCompaction() : undefined),
   );
-  await listenTasks(server, listen);
+  const board = await listenTasks(server, listen);
+  if (board !== undefined) service.publishTo(board);
   // Armed from the start too: a shim whose containerd died before it sent
   // Create (killed while `start` ran) is never contacted again for it.
   onIdle();
@@ -127,16 +131,28 @@ export function taskServer(log: Logger): TtrpcServer {
 
 /** The Task service, under its v2 and v3 names, each call touching the idle compactor. */
 export function serveTasks(server: TtrpcServer, service: TaskService, compactor: IdleCompactor): void {
-  const impl = compactWhenIdle(service.impl(), compactor);
-  server.register(Task, impl);
-  server.register(Task, impl, { name: "containerd.task.v3.Task" });
+  registerTasks(server, compactWhenIdle(service.impl(), compactor));
 }
 
-/** An fd goes on the native wire unless TSSHIM_WIRE=net (Node's net.Server, for comparison). */
-export async function listenTasks(server: TtrpcServer, listen: ListenTarget): Promise<void> {
+/**
+ * Registers a Task implementation under both names; Connect and State (a
+ * restarted containerd's calls) go through the hand-written codecs.
+ */
+export function registerTasks(server: TtrpcServer, impl: ServiceImpl<(typeof Task)["method"]>): void {
+  for (const name of TASK_SERVICE_NAMES) server.register(Task, impl, { name, codecs: TASK_CODECS });
+}
+
+/**
+ * An fd goes on the native wire unless TSSHIM_WIRE=net (Node's net.Server, for comparison); the
+ * native wire's answer board is returned (src/shim/task-answers.ts).
+ */
+export async function listenTasks(
+  server: TtrpcServer,
+  listen: ListenTarget,
+): Promise<AnswerBoard | undefined> {
   if (typeof listen === "object" && "fd" in listen && process.env["TSSHIM_WIRE"] !== "net") {
-    listenNativeWire(server, listen.fd);
-  } else {
-    await server.listen(listen);
+    return listenNativeWire(server, listen.fd);
   }
+  await server.listen(listen);
+  return undefined;
 }

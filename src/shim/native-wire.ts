@@ -8,6 +8,7 @@ import { loadAddon } from "../oci/addon.js";
 import type { TtrpcServer, WireListener } from "../ttrpc/server.js";
 import type { Peer } from "../ttrpc/service.js";
 import type { WireSocket } from "../ttrpc/writer.js";
+import type { AnswerBoard } from "./task-answers.js";
 
 export interface NativeWire {
   wireListen(
@@ -24,6 +25,15 @@ export interface NativeWire {
   wireResume(id: number): void;
   wireEnd(id: number): void;
   wireDestroy(id: number): void;
+  wireAnswer(
+    listener: number,
+    group: string,
+    service: string,
+    method: string,
+    request: Uint8Array,
+    response: Uint8Array,
+  ): void;
+  wireAnswersClear(listener: number, group?: string): void;
 }
 
 const nativeWire = (): NativeWire =>
@@ -35,6 +45,8 @@ const nativeWire = (): NativeWire =>
     "wireResume",
     "wireEnd",
     "wireDestroy",
+    "wireAnswer",
+    "wireAnswersClear",
   ]);
 
 /** Above this many queued bytes a writer waits for "drain" (net.Socket's default). */
@@ -72,6 +84,7 @@ class NativeSocket extends EventEmitter implements WireSocket {
     return this;
   }
 
+  /** The server resumes a connection once it serves it; from then on published answers apply. */
   resume(): this {
     this.native.wireResume(this.id);
     return this;
@@ -115,11 +128,20 @@ function errnoError(errno: number): NodeJS.ErrnoException {
   return err;
 }
 
-/** Serves `server` on the listening unix socket `fd` through the native wire (the fd is its now). */
-export function listenNativeWire(server: TtrpcServer, fd: number, native: NativeWire = nativeWire()): void {
+/**
+ * Serves `server` on the listening unix socket `fd` through the native wire (the fd is its now).
+ * The returned board publishes answers the wire gives without calling into JS (src/shim/task-answers.ts).
+ */
+export function listenNativeWire(
+  server: TtrpcServer,
+  fd: number,
+  native: NativeWire = nativeWire(),
+): AnswerBoard {
+  // -1 until listening and again once closed (a closed listener's id may be reused).
+  let listener = -1;
   server.listenWith((adopt): WireListener => {
     const sockets: Array<NativeSocket | undefined> = [];
-    const listener = native.wireListen(
+    listener = native.wireListen(
       fd,
       (id, connFd, pid, uid, gid) => {
         const socket = new NativeSocket(native, id);
@@ -135,6 +157,19 @@ export function listenNativeWire(server: TtrpcServer, fd: number, native: Native
         socket?.closed(errno);
       },
     );
-    return { close: () => native.wireUnlisten(listener) };
+    return {
+      close: () => {
+        native.wireUnlisten(listener);
+        listener = -1;
+      },
+    };
   });
+  return {
+    set: (group, service, method, request, response) => {
+      if (listener >= 0) native.wireAnswer(listener, group, service, method, request, response);
+    },
+    clear: (group) => {
+      if (listener >= 0) native.wireAnswersClear(listener, group);
+    },
+  };
 }

@@ -37,6 +37,8 @@ export interface ShimContext {
   readonly namespace: string;
   readonly log: Logger;
   readonly events: EventPublisher;
+  /** Told (with the container's id) when a process's state changed outside a Task API call: an exit. */
+  readonly stateChanged?: ((containerId: string) => void) | undefined;
 }
 
 const SIGKILL = 9;
@@ -346,6 +348,7 @@ export class ShimContainer {
     await p.stdio?.finish();
     if (p.isInit) this.oomWatch?.check();
     if (!p.recordExit(rec)) return;
+    this.ctx.stateChanged?.(this.id);
     this.ctx.log.info({ process: p.id, processPid: rec.pid, status: rec.status }, "process exited");
     publishEvent(this.ctx, "/tasks/exit", TaskExitSchema, {
       containerId: this.id,

@@ -16,8 +16,8 @@ import type { MessageCodec } from "../ttrpc/service.js";
 
 type ConnectRequest = MessageShape<typeof ConnectRequestSchema>;
 type StateRequest = MessageShape<typeof StateRequestSchema>;
-type ConnectResponseInit = MessageInitShape<typeof ConnectResponseSchema>;
-type StateResponseInit = MessageInitShape<typeof StateResponseSchema>;
+export type ConnectResponseInit = MessageInitShape<typeof ConnectResponseSchema>;
+export type StateResponseInit = MessageInitShape<typeof StateResponseSchema>;
 
 /** Appends protobuf fields to a growing buffer; proto3 defaults are left out, as protobuf-es does. */
 class Out {
@@ -124,6 +124,23 @@ export function decodeConnectRequest(bytes: Uint8Array): ConnectRequest {
 export function decodeStateRequest(bytes: Uint8Array): StateRequest {
   const { id, execId } = decodeIdAndExec(bytes);
   return { $typeName: "containerd.task.v2.StateRequest", id, execId };
+}
+
+/**
+ * The request bytes containerd sends (Go's encoders, like protobuf-es, write the
+ * fields in order and leave empty ones out): the keys of the published answers.
+ */
+export function encodeConnectRequest(id: string): Uint8Array {
+  const out = new Out();
+  out.string(1, id);
+  return out.bytes();
+}
+
+export function encodeStateRequest(id: string, execId: string): Uint8Array {
+  const out = new Out();
+  out.string(1, id);
+  out.string(2, execId);
+  return out.bytes();
 }
 
 export function encodeConnectResponse(r: ConnectResponseInit): Uint8Array {

@@ -31,6 +31,8 @@ import type { ProcessState } from "./process/state.js";
 import type { TaskProcess } from "./process/task-process.js";
 import { publishEvent } from "./publish.js";
 import { ShimContainer, type ShimContext } from "./shim-container.js";
+import { type AnswerBoard, publishAnswers } from "./task-answers.js";
+import type { ConnectResponseInit, StateResponseInit } from "./task-codecs.js";
 
 export const SHIM_VERSION = "tsshim 0.1.0";
 
@@ -45,6 +47,29 @@ const statusOf: Record<ProcessState, Status> = {
 
 function exitedAt(p: TaskProcess): Timestamp | undefined {
   return p.exit === undefined ? undefined : timestampFromDate(p.exit.exitedAt);
+}
+
+/** State's answer for one process; published answers are made by this same function. */
+function stateAnswer(c: ShimContainer, p: TaskProcess): StateResponseInit {
+  const r = p.stdioRequest;
+  const state = p.exit !== undefined ? "stopped" : p.machine.state;
+  return {
+    id: p.id,
+    bundle: c.bundle,
+    pid: p.pid,
+    status: statusOf[state],
+    stdin: r.stdin,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    terminal: r.terminal,
+    exitStatus: p.exit?.status ?? 0,
+    exitedAt: exitedAt(p),
+    execId: p.execId,
+  };
+}
+
+function connectAnswer(c: ShimContainer | undefined): ConnectResponseInit {
+  return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: SHIM_VERSION };
 }
 
 export interface TaskServiceHooks {
@@ -64,10 +89,74 @@ export class TaskService {
     return this.containers.size === 0 && this.creating.size === 0;
   }
 
+  /** Where Connect and State answers are published (the native wire), if anywhere. */
+  private board: AnswerBoard | undefined;
+  /** Per container: calls in flight that can change its Connect or State answers. */
+  private readonly changing = new Map<string, number>();
+  private readonly ctx: ShimContext;
+
   constructor(
-    private readonly ctx: ShimContext,
+    ctx: ShimContext,
     private readonly hooks: TaskServiceHooks,
-  ) {}
+  ) {
+    this.ctx = { ...ctx, stateChanged: (id) => this.publish(id) };
+  }
+
+  /** Publishes every container's Connect and State answers to `board`, and keeps them current. */
+  publishTo(board: AnswerBoard): void {
+    this.board = board;
+    for (const id of this.containers.keys()) this.publish(id);
+  }
+
+  private publish(id: string): void {
+    const board = this.board;
+    if (board === undefined || this.changing.has(id)) return;
+    try {
+      const c = this.containers.get(id);
+      if (c === undefined) {
+        board.clear(id);
+        return;
+      }
+      const states = [c.init, ...c.execs.values()].map((p) => ({
+        execId: p.execId,
+        state: stateAnswer(c, p),
+      }));
+      publishAnswers(board, { id, connect: connectAnswer(c), states });
+    } catch (err) {
+      // Unpublished answers cost speed only: JS answers what the wire does not.
+      this.ctx.log.warn({ err: String(err), container: id }, "cannot publish answers");
+      try {
+        board.clear(id);
+      } catch {}
+    }
+  }
+
+  /** A call that can change container req.id's answers: they are withdrawn while it runs. */
+  private changes<A extends { id: string }, R>(fn: (req: A) => Promise<R> | R): (req: A) => Promise<R> | R {
+    return (req) => {
+      const id = req.id;
+      this.changing.set(id, (this.changing.get(id) ?? 0) + 1);
+      this.board?.clear(id);
+      const done = (): void => {
+        const n = (this.changing.get(id) ?? 1) - 1;
+        if (n > 0) this.changing.set(id, n);
+        else {
+          this.changing.delete(id);
+          this.publish(id);
+        }
+      };
+      let out: Promise<R> | R;
+      try {
+        out = fn(req);
+      } catch (err) {
+        done();
+        throw err;
+      }
+      if (out instanceof Promise) return out.finally(done);
+      done();
+      return out;
+    };
+  }
 
   private readonly oomWatchers = new Map<string, OomWatcher>();
 
@@ -109,59 +198,53 @@ export class TaskService {
       };
     };
     return {
-      create: guard("create", async (req) => {
-        if (this.containers.has(req.id) || this.creating.has(req.id)) {
-          throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
-        }
-        this.creating.add(req.id);
-        try {
-          const c = await ShimContainer.create(req, this.ctx);
-          this.containers.set(req.id, c);
-          this.watchOom(c);
-          return { pid: c.init.pid };
-        } finally {
-          this.creating.delete(req.id);
-        }
-      }),
-      start: guard("start", async (req) => ({ pid: await this.get(req.id).start(req.execId) })),
-      delete: guard("delete", async (req) => {
-        const c = this.get(req.id);
-        if (req.execId !== "") {
-          const rec = c.deleteExec(req.execId);
+      create: guard(
+        "create",
+        this.changes(async (req) => {
+          if (this.containers.has(req.id) || this.creating.has(req.id)) {
+            throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
+          }
+          this.creating.add(req.id);
+          try {
+            const c = await ShimContainer.create(req, this.ctx);
+            this.containers.set(req.id, c);
+            this.watchOom(c);
+            return { pid: c.init.pid };
+          } finally {
+            this.creating.delete(req.id);
+          }
+        }),
+      ),
+      start: guard(
+        "start",
+        this.changes(async (req) => ({ pid: await this.get(req.id).start(req.execId) })),
+      ),
+      delete: guard(
+        "delete",
+        this.changes(async (req) => {
+          const c = this.get(req.id);
+          if (req.execId !== "") {
+            const rec = c.deleteExec(req.execId);
+            return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
+          }
+          const rec = await c.delete();
+          this.oomWatchers.get(req.id)?.stop();
+          this.oomWatchers.delete(req.id);
+          this.containers.delete(req.id);
+          publishEvent(this.ctx, "/tasks/delete", TaskDeleteSchema, {
+            containerId: req.id,
+            pid: rec.pid,
+            exitStatus: rec.status,
+            exitedAt: timestampFromDate(rec.exitedAt),
+            id: req.id,
+          });
+          if (this.idle) this.hooks.onIdle?.();
           return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
-        }
-        const rec = await c.delete();
-        this.oomWatchers.get(req.id)?.stop();
-        this.oomWatchers.delete(req.id);
-        this.containers.delete(req.id);
-        publishEvent(this.ctx, "/tasks/delete", TaskDeleteSchema, {
-          containerId: req.id,
-          pid: rec.pid,
-          exitStatus: rec.status,
-          exitedAt: timestampFromDate(rec.exitedAt),
-          id: req.id,
-        });
-        if (this.idle) this.hooks.onIdle?.();
-        return { pid: rec.pid, exitStatus: rec.status, exitedAt: timestampFromDate(rec.exitedAt) };
-      }),
+        }),
+      ),
       state: guard("state", (req) => {
         const c = this.get(req.id);
-        const p = c.process(req.execId);
-        const r = p.stdioRequest;
-        const state = p.exit !== undefined ? "stopped" : p.machine.state;
-        return {
-          id: p.id,
-          bundle: c.bundle,
-          pid: p.pid,
-          status: statusOf[state],
-          stdin: r.stdin,
-          stdout: r.stdout,
-          stderr: r.stderr,
-          terminal: r.terminal,
-          exitStatus: p.exit?.status ?? 0,
-          exitedAt: exitedAt(p),
-          execId: p.execId,
-        };
+        return stateAnswer(c, c.process(req.execId));
       }),
       pids: guard("pids", (req) => {
         const c = this.get(req.id);
@@ -177,28 +260,34 @@ export class TaskService {
           }),
         };
       }),
-      pause: guard("pause", async (req) => {
-        const c = this.get(req.id);
-        if (c.cgroup === undefined) throw failedPrecondition(`container ${req.id} has no cgroup to freeze`);
-        c.init.machine.beginPause();
-        try {
-          await c.cgroup.freeze();
-          c.init.machine.endPause(true);
-        } catch (err) {
-          c.init.machine.endPause(false);
-          throw err;
-        }
-        publishEvent(this.ctx, "/tasks/paused", TaskPausedSchema, { containerId: req.id });
-        return {};
-      }),
-      resume: guard("resume", async (req) => {
-        const c = this.get(req.id);
-        c.init.machine.check("resume");
-        await c.cgroup?.thaw();
-        c.init.machine.apply("resume");
-        publishEvent(this.ctx, "/tasks/resumed", TaskResumedSchema, { containerId: req.id });
-        return {};
-      }),
+      pause: guard(
+        "pause",
+        this.changes(async (req) => {
+          const c = this.get(req.id);
+          if (c.cgroup === undefined) throw failedPrecondition(`container ${req.id} has no cgroup to freeze`);
+          c.init.machine.beginPause();
+          try {
+            await c.cgroup.freeze();
+            c.init.machine.endPause(true);
+          } catch (err) {
+            c.init.machine.endPause(false);
+            throw err;
+          }
+          publishEvent(this.ctx, "/tasks/paused", TaskPausedSchema, { containerId: req.id });
+          return {};
+        }),
+      ),
+      resume: guard(
+        "resume",
+        this.changes(async (req) => {
+          const c = this.get(req.id);
+          c.init.machine.check("resume");
+          await c.cgroup?.thaw();
+          c.init.machine.apply("resume");
+          publishEvent(this.ctx, "/tasks/resumed", TaskResumedSchema, { containerId: req.id });
+          return {};
+        }),
+      ),
       checkpoint: guard("checkpoint", () => {
         throw unimplemented("checkpoint is not supported by tsshim (no CRIU integration yet)");
       }),
@@ -208,13 +297,16 @@ export class TaskService {
         await c.kill(req.execId, req.signal, req.all);
         return {};
       }),
-      exec: guard("exec", (req) => {
-        const c = this.get(req.id);
-        if (req.spec === undefined) throw invalidArgument("exec: the process spec is missing");
-        const proc = validateExecProcess(unpackJsonAny(req.spec, specTypeUrls.process));
-        c.addExec(req, proc);
-        return {};
-      }),
+      exec: guard(
+        "exec",
+        this.changes((req) => {
+          const c = this.get(req.id);
+          if (req.spec === undefined) throw invalidArgument("exec: the process spec is missing");
+          const proc = validateExecProcess(unpackJsonAny(req.spec, specTypeUrls.process));
+          c.addExec(req, proc);
+          return {};
+        }),
+      ),
       resizePty: guard("resizePty", (req) => {
         if (req.width > 65535 || req.height > 65535) {
           throw invalidArgument(`console size ${req.width}x${req.height} is out of range (max 65535x65535)`);
@@ -253,10 +345,7 @@ export class TaskService {
           stats: s.version === 1 ? packAny(V1MetricsSchema, s.metrics) : packAny(V2MetricsSchema, s.metrics),
         };
       }),
-      connect: guard("connect", (req) => {
-        const c = this.containers.get(req.id);
-        return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: SHIM_VERSION };
-      }),
+      connect: guard("connect", (req) => connectAnswer(this.containers.get(req.id))),
       shutdown: guard("shutdown", () => {
         if (this.idle) this.hooks.onShutdown();
         return {};

@@ -12,12 +12,15 @@ import {
   StateResponseSchema,
 } from "../../src/api/gen/containerd/task/v2/shim_pb.js";
 import { Status } from "../../src/api/gen/containerd/v1/types/task_pb.js";
+import { registerTasks } from "../../src/shim/daemon.js";
 import {
   decodeConnectRequest,
   decodeStateRequest,
   encodeConnectResponse,
   encodeStateResponse,
+  TASK_CODECS,
 } from "../../src/shim/task-codecs.js";
+import { TtrpcServer } from "../../src/ttrpc/server.js";
 
 const strings = [
   "",
@@ -128,5 +131,21 @@ test("bad input is refused: truncated, overrunning, wrong wire type, invalid UTF
   for (const [what, bytes] of cases) {
     assert.throws(() => decodeStateRequest(Buffer.from(bytes)), /./, what);
     assert.throws(() => decodeConnectRequest(Buffer.from(bytes)), /./, what);
+  }
+});
+
+test("the daemon serves Connect and State through these codecs, under both service names", () => {
+  const server = new TtrpcServer();
+  registerTasks(server, {
+    connect: () => ({ shimPid: 1, taskPid: 2, version: "2" }),
+    state: () => ({ id: "c1" }),
+  });
+  for (const name of ["containerd.task.v2.Task", "containerd.task.v3.Task"]) {
+    const methods = server.lookup(name);
+    assert.equal(methods?.get("Connect")?.decode, decodeConnectRequest, `${name} Connect decode`);
+    assert.equal(methods?.get("State")?.decode, decodeStateRequest, `${name} State decode`);
+    const codec = (type: string) => TASK_CODECS.get(`containerd.task.v2.${type}`)?.encode;
+    assert.equal(methods?.get("State")?.encode, codec("StateResponse"), `${name} State encode`);
+    assert.equal(methods?.get("Connect")?.encode, codec("ConnectResponse"), `${name} Connect encode`);
   }
 });

@@ -1,0 +1,157 @@
+// Published Connect and State answers (src/shim/task-answers.ts) against the handlers'
+// own. For a tsshim task driven through containerd into every state a user can reach —
+// running, paused, resumed, an exec created, running and exited, the init stopped and
+// deleted — the shim's answer to containerd's exact request bytes (what the native wire
+// answers when published) must equal the JS handler's answer to the same question asked
+// so that the wire passes it on (an envelope field it does not know), under both the v2
+// and v3 service names.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { StateResponseSchema } from "../../src/api/gen/containerd/task/v2/shim_pb.js";
+import { Status } from "../../src/api/gen/containerd/v1/types/task_pb.js";
+import { RequestSchema } from "../../src/api/gen/ttrpc/ttrpc_pb.js";
+import { packJsonAny, specTypeUrls } from "../../src/api/typeurl.js";
+import { TASK_SERVICE_NAMES } from "../../src/shim/task-answers.js";
+import { encodeConnectRequest, encodeStateRequest } from "../../src/shim/task-codecs.js";
+import { encodeFrame, MessageType } from "../../src/ttrpc/index.js";
+import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
+import { importBusyboxImage } from "../helpers/image.js";
+import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { RawConn } from "../unit/ttrpc-echo.js";
+
+let cd: Containerd;
+let api: ContainerdClient;
+let image: string;
+let snapshot: LeakSnapshot;
+
+before(async () => {
+  cd = await startContainerd();
+  image = await importBusyboxImage(cd);
+  api = containerdClient(cd.address, cd.namespace);
+  await api.version.version({}, { timeoutMs: 5000 }); // connected before the leak snapshot
+  snapshot = takeLeakSnapshot(cd);
+});
+
+after(async () => {
+  api?.close();
+  await cd?.stop();
+});
+
+/** Asks the shim of `id` directly, as containerd does, or so that JS must answer. */
+class ShimProbe {
+  private sid = 1;
+  private constructor(
+    private readonly conn: RawConn,
+    private readonly namespace: string,
+  ) {}
+
+  static async open(id: string): Promise<ShimProbe> {
+    const bundle = join(cd.state, "io.containerd.runtime.v2.task", cd.namespace, id);
+    const address = readFileSync(join(bundle, "address"), "utf8")
+      .trim()
+      .replace(/^unix:\/\//, "");
+    return new ShimProbe(await RawConn.connect(address), cd.namespace);
+  }
+
+  async ask(service: string, method: string, payload: Uint8Array, viaJs: boolean): Promise<string> {
+    const request = create(RequestSchema, {
+      service,
+      method,
+      payload,
+      timeoutNano: 5_000_000_000n,
+      metadata: [{ key: "containerd-namespace-ttrpc", value: this.namespace }],
+    });
+    // Field 9 is unknown to the envelope: the wire leaves such a frame to JS, which skips it.
+    const unknown = viaJs ? [0x48, 0x01] : [];
+    const body = Buffer.concat([toBinary(RequestSchema, request), Buffer.from(unknown)]);
+    const streamId = this.sid;
+    this.sid += 2;
+    this.conn.write(encodeFrame(streamId, MessageType.Request, 0, body));
+    const s = await this.conn.nextStatus();
+    assert.equal(s.streamId, streamId);
+    return s.code === 0 ? `ok ${Buffer.from(s.payload).toString("hex")}` : `status ${s.code}: ${s.message}`;
+  }
+
+  /** The same answer both ways, under both names; returns it. */
+  async same(method: string, payload: Uint8Array, what: string): Promise<string> {
+    const answers = new Set<string>();
+    for (const service of TASK_SERVICE_NAMES) {
+      for (const viaJs of [false, true]) answers.add(await this.ask(service, method, payload, viaJs));
+    }
+    assert.equal(answers.size, 1, `${what}: ${[...answers].join(" | ")}`);
+    return [...answers][0]!;
+  }
+
+  async state(id: string, execId: string, what: string): Promise<Status | string> {
+    const a = await this.same("State", encodeStateRequest(id, execId), what);
+    await this.same("Connect", encodeConnectRequest(id), `${what} (Connect)`);
+    if (!a.startsWith("ok ")) return a;
+    return fromBinary(StateResponseSchema, Buffer.from(a.slice(3), "hex")).status;
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function ctrOk(args: string[]): Promise<void> {
+  const r = await cd.ctr(args);
+  assert.equal(r.code, 0, `ctr ${args.join(" ")}: ${r.stderr}`);
+}
+
+test("published answers equal the handlers' through a task's whole life", async () => {
+  const id = "answers-1";
+  await ctrOk(["run", "-d", ...cd.runtimeFlags("tsshim"), image, id, "sleep", "600"]);
+  const probe = await ShimProbe.open(id);
+  try {
+    assert.equal(await probe.state(id, "", "running"), Status.RUNNING);
+    await ctrOk(["task", "pause", id]);
+    assert.equal(await probe.state(id, "", "paused"), Status.PAUSED);
+    await ctrOk(["task", "resume", id]);
+    assert.equal(await probe.state(id, "", "resumed"), Status.RUNNING);
+
+    // An exec: created by the API (not started yet), started, then ended.
+    const spec = { args: ["sleep", "600"], cwd: "/", env: ["PATH=/bin"], user: { uid: 0, gid: 0 } };
+    await api.tasks.exec(
+      { containerId: id, execId: "e1", spec: packJsonAny(specTypeUrls.process, spec) },
+      { timeoutMs: 5000 },
+    );
+    assert.equal(await probe.state(id, "e1", "exec created"), Status.CREATED);
+    await api.tasks.start({ containerId: id, execId: "e1" }, { timeoutMs: 5000 });
+    assert.equal(await probe.state(id, "e1", "exec running"), Status.RUNNING);
+    await api.tasks.kill({ containerId: id, execId: "e1", signal: 9 }, { timeoutMs: 5000 });
+    await waitFor(
+      async () => (await probe.state(id, "e1", "exec ending")) === Status.STOPPED,
+      "the exec's exit",
+    );
+    await api.tasks.deleteProcess({ containerId: id, execId: "e1" }, { timeoutMs: 5000 });
+    assert.match(String(await probe.state(id, "e1", "exec deleted")), /^status 5: /, "NotFound");
+    assert.equal(await probe.state(id, "", "init after the exec"), Status.RUNNING);
+
+    await ctrOk(["task", "kill", "-s", "SIGKILL", id]);
+    await waitFor(
+      async () => (await probe.state(id, "", "init ending")) === Status.STOPPED,
+      "the init's exit",
+    );
+    await ctrOk(["task", "rm", id]);
+    await ctrOk(["container", "rm", id]);
+  } finally {
+    probe.close();
+  }
+});
+
+test("nothing is left behind", async () => {
+  await assertNoLeaks(snapshot);
+});
