@@ -35,6 +35,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createConnection } from "node:net";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,6 +98,9 @@ export interface StartOptions {
   /** Extra variables in containerd's environment, which its shims inherit (e.g. TSSHIM_SPARE=0). */
   env?: Record<string, string>;
 }
+
+/** When a (re)started containerd counts as up: `ctr version` answers, or its socket accepts. */
+export type ReadyCheck = "version" | "listening";
 
 export interface CtrOptions {
   timeoutMs?: number;
@@ -339,7 +343,7 @@ export class Containerd {
     return this.pid !== undefined;
   }
 
-  private async launch(): Promise<void> {
+  private async launch(ready: ReadyCheck = "version"): Promise<void> {
     const log = openSync(this.logPath, "a");
     let child: ChildProcess;
     try {
@@ -368,7 +372,31 @@ export class Containerd {
         resolve();
       });
     });
-    await this.waitReady();
+    if (ready === "listening") await this.waitListening();
+    else await this.waitReady();
+  }
+
+  /**
+   * Until the gRPC socket accepts a connection, tried every millisecond. containerd 1.6
+   * listens only once all its plugins are loaded (the task plugin reconnects to every
+   * shim first); a socket left by a killed containerd refuses until then.
+   */
+  private async waitListening(): Promise<void> {
+    const deadline = Date.now() + this.readyTimeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`containerd exited during start-up\n${this.logTail()}`);
+      const up = await new Promise<boolean>((resolve) => {
+        const s = createConnection(this.address);
+        s.once("connect", () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once("error", () => resolve(false));
+      });
+      if (up) return;
+      await sleep(1);
+    }
+    throw new Error(`containerd did not listen within ${this.readyTimeoutMs} ms\n${this.logTail()}`);
   }
 
   private async waitReady(): Promise<void> {
@@ -561,10 +589,13 @@ export class Containerd {
     if (this.running) this.child?.kill("SIGKILL");
   }
 
-  /** Stops containerd if it runs (SIGTERM; shims survive) and starts it again on the same dirs. */
-  async restart(): Promise<void> {
+  /**
+   * Stops containerd if it runs (SIGTERM; shims survive) and starts it again on the same dirs;
+   * ready once `ctr version` answers, or (`listening`) as soon as its socket accepts.
+   */
+  async restart(ready: ReadyCheck = "version"): Promise<void> {
     await this.terminate();
-    await this.launch();
+    await this.launch(ready);
   }
 
   private async terminate(): Promise<void> {
