@@ -259,7 +259,10 @@ size_t tsshim_answers_filter(const struct tsshim_answers *t, struct tsshim_frame
     const uint8_t *h = buf + in;
     uint32_t len = be32(h), sid = be32(h + 4);
     bool request = h[8] == TYPE_REQUEST;
-    /* Answered: a whole unary request (no flags), on a new odd stream id, that the table knows. */
+    /* Answered: a whole unary request (no flags), on a new odd stream id, that the table knows.
+     * The ttrpc server refuses stream ids that do not increase among the frames it sees; a
+     * client reusing the id of a call answered here would be served again (containerd never
+     * reuses one, and the answer is the same). */
     if (t != NULL && request && h[9] == 0 && (sid & 1) == 1 && sid > scan->last_request_id &&
         len <= n - in - FRAME_HEADER) {
       const struct tsshim_answer *a = t->count > 0 ? lookup(t, h, len) : NULL;

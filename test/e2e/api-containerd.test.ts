@@ -21,10 +21,10 @@ import {
   unpackAnyAs,
   unpackJsonAny,
 } from "../../src/api/typeurl.js";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
-import { type ContainerdClient, containerdClient, type ServerStream } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import type { Containerd } from "../helpers/containerd.js";
+import { closeFileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import type { ContainerdClient, ServerStream } from "../helpers/grpc.js";
+import { assertNoLeaks, type LeakSnapshot } from "../helpers/leaks.js";
 
 let cd: Containerd;
 let api: ContainerdClient;
@@ -32,18 +32,10 @@ let image: string;
 let snapshot: LeakSnapshot;
 
 before(async () => {
-  cd = await startContainerd();
-  image = await importBusyboxImage(cd);
-  api = containerdClient(cd.address, cd.namespace);
-  // connect first: the channel's socket is ours for the whole file, not a leak
-  await api.version.version({}, { timeoutMs: 5000 });
-  snapshot = takeLeakSnapshot(cd);
+  ({ cd, api, image, snapshot } = await openFileContainerd());
 });
 
-after(async () => {
-  api?.close();
-  await cd?.stop();
-});
+after(() => closeFileContainerd(api, cd));
 
 /** Collects envelopes from a subscription until `done` says stop (or the timeout hits). */
 async function collect(

@@ -10,11 +10,11 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { TaskExitSchema } from "../../src/api/gen/containerd/events/task_pb.js";
 import { MetricsSchema } from "../../src/api/gen/io/containerd/cgroups/v1/metrics_pb.js";
 import { packJsonAny, specTypeUrls } from "../../src/api/typeurl.js";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import type { Containerd } from "../helpers/containerd.js";
 import { EventWatcher } from "../helpers/events.js";
-import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { closeFileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import type { ContainerdClient } from "../helpers/grpc.js";
+import { assertNoLeaks, type LeakSnapshot } from "../helpers/leaks.js";
 
 let cd: Containerd;
 let image: string;
@@ -22,18 +22,10 @@ let api: ContainerdClient;
 let snapshot: LeakSnapshot;
 
 before(async () => {
-  cd = await startContainerd();
-  image = await importBusyboxImage(cd);
-  api = containerdClient(cd.address, cd.namespace);
-  // The client's connection is opened by its first call: open it before the snapshot.
-  await api.version.version({});
-  snapshot = takeLeakSnapshot(cd);
+  ({ cd, api, image, snapshot } = await openFileContainerd());
 });
 
-after(async () => {
-  api?.close();
-  if (cd !== undefined && existsSync(cd.dir)) await cd.stop();
-});
+after(() => closeFileContainerd(api, cd));
 
 const v1 = (ctrl: string, id: string, file: string) => join("/sys/fs/cgroup", ctrl, cd.namespace, id, file);
 const readV1 = (ctrl: string, id: string, file: string) => readFileSync(v1(ctrl, id, file), "utf8").trim();

@@ -17,29 +17,17 @@ import { packJsonAny, specTypeUrls } from "../../src/api/typeurl.js";
 import { TASK_SERVICE_NAMES } from "../../src/shim/task-answers.js";
 import { encodeConnectRequest, encodeStateRequest } from "../../src/shim/task-codecs.js";
 import { encodeFrame, MessageType } from "../../src/ttrpc/index.js";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
-import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { closeFileContainerd, type FileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import { assertNoLeaks } from "../helpers/leaks.js";
 import { RawConn } from "../unit/ttrpc-echo.js";
 
-let cd: Containerd;
-let api: ContainerdClient;
-let image: string;
-let snapshot: LeakSnapshot;
+let f: FileContainerd;
 
 before(async () => {
-  cd = await startContainerd();
-  image = await importBusyboxImage(cd);
-  api = containerdClient(cd.address, cd.namespace);
-  await api.version.version({}, { timeoutMs: 5000 }); // connected before the leak snapshot
-  snapshot = takeLeakSnapshot(cd);
+  f = await openFileContainerd();
 });
 
-after(async () => {
-  api?.close();
-  await cd?.stop();
-});
+after(() => closeFileContainerd(f?.api, f?.cd));
 
 /** Asks the shim of `id` directly, as containerd does, or so that JS must answer. */
 class ShimProbe {
@@ -50,11 +38,11 @@ class ShimProbe {
   ) {}
 
   static async open(id: string): Promise<ShimProbe> {
-    const bundle = join(cd.state, "io.containerd.runtime.v2.task", cd.namespace, id);
+    const bundle = join(f.cd.state, "io.containerd.runtime.v2.task", f.cd.namespace, id);
     const address = readFileSync(join(bundle, "address"), "utf8")
       .trim()
       .replace(/^unix:\/\//, "");
-    return new ShimProbe(await RawConn.connect(address), cd.namespace);
+    return new ShimProbe(await RawConn.connect(address), f.cd.namespace);
   }
 
   async ask(service: string, method: string, payload: Uint8Array, viaJs: boolean): Promise<string> {
@@ -89,8 +77,20 @@ class ShimProbe {
   async state(id: string, execId: string, what: string): Promise<Status | string> {
     const a = await this.same("State", encodeStateRequest(id, execId), what);
     await this.same("Connect", encodeConnectRequest(id), `${what} (Connect)`);
-    if (!a.startsWith("ok ")) return a;
-    return fromBinary(StateResponseSchema, Buffer.from(a.slice(3), "hex")).status;
+    return statusOf(a);
+  }
+
+  /**
+   * Until JS reports `want` (the exit is recorded): asked both ways while the process
+   * dies, the two answers may rightly differ.
+   */
+  async settle(id: string, execId: string, want: Status): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const a = await this.ask(TASK_SERVICE_NAMES[0]!, "State", encodeStateRequest(id, execId), true);
+      if (statusOf(a) === want) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.fail(`${id}/${execId} never reached status ${want}`);
   }
 
   close(): void {
@@ -98,22 +98,19 @@ class ShimProbe {
   }
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
+function statusOf(answer: string): Status | string {
+  if (!answer.startsWith("ok ")) return answer;
+  return fromBinary(StateResponseSchema, Buffer.from(answer.slice(3), "hex")).status;
 }
 
 async function ctrOk(args: string[]): Promise<void> {
-  const r = await cd.ctr(args);
+  const r = await f.cd.ctr(args);
   assert.equal(r.code, 0, `ctr ${args.join(" ")}: ${r.stderr}`);
 }
 
 test("published answers equal the handlers' through a task's whole life", async () => {
   const id = "answers-1";
-  await ctrOk(["run", "-d", ...cd.runtimeFlags("tsshim"), image, id, "sleep", "600"]);
+  await ctrOk(["run", "-d", ...f.cd.runtimeFlags("tsshim"), f.image, id, "sleep", "600"]);
   const probe = await ShimProbe.open(id);
   try {
     assert.equal(await probe.state(id, "", "running"), Status.RUNNING);
@@ -124,27 +121,23 @@ test("published answers equal the handlers' through a task's whole life", async 
 
     // An exec: created by the API (not started yet), started, then ended.
     const spec = { args: ["sleep", "600"], cwd: "/", env: ["PATH=/bin"], user: { uid: 0, gid: 0 } };
-    await api.tasks.exec(
+    await f.api.tasks.exec(
       { containerId: id, execId: "e1", spec: packJsonAny(specTypeUrls.process, spec) },
       { timeoutMs: 5000 },
     );
     assert.equal(await probe.state(id, "e1", "exec created"), Status.CREATED);
-    await api.tasks.start({ containerId: id, execId: "e1" }, { timeoutMs: 5000 });
+    await f.api.tasks.start({ containerId: id, execId: "e1" }, { timeoutMs: 5000 });
     assert.equal(await probe.state(id, "e1", "exec running"), Status.RUNNING);
-    await api.tasks.kill({ containerId: id, execId: "e1", signal: 9 }, { timeoutMs: 5000 });
-    await waitFor(
-      async () => (await probe.state(id, "e1", "exec ending")) === Status.STOPPED,
-      "the exec's exit",
-    );
-    await api.tasks.deleteProcess({ containerId: id, execId: "e1" }, { timeoutMs: 5000 });
+    await f.api.tasks.kill({ containerId: id, execId: "e1", signal: 9 }, { timeoutMs: 5000 });
+    await probe.settle(id, "e1", Status.STOPPED);
+    assert.equal(await probe.state(id, "e1", "exec exited"), Status.STOPPED);
+    await f.api.tasks.deleteProcess({ containerId: id, execId: "e1" }, { timeoutMs: 5000 });
     assert.match(String(await probe.state(id, "e1", "exec deleted")), /^status 5: /, "NotFound");
     assert.equal(await probe.state(id, "", "init after the exec"), Status.RUNNING);
 
     await ctrOk(["task", "kill", "-s", "SIGKILL", id]);
-    await waitFor(
-      async () => (await probe.state(id, "", "init ending")) === Status.STOPPED,
-      "the init's exit",
-    );
+    await probe.settle(id, "", Status.STOPPED);
+    assert.equal(await probe.state(id, "", "init exited"), Status.STOPPED);
     await ctrOk(["task", "rm", id]);
     await ctrOk(["container", "rm", id]);
   } finally {
@@ -153,5 +146,5 @@ test("published answers equal the handlers' through a task's whole life", async 
 });
 
 test("nothing is left behind", async () => {
-  await assertNoLeaks(snapshot);
+  await assertNoLeaks(f.snapshot);
 });

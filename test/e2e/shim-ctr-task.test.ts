@@ -5,10 +5,10 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
-import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import type { Containerd } from "../helpers/containerd.js";
+import { closeFileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import type { ContainerdClient } from "../helpers/grpc.js";
+import { assertNoLeaks, type LeakSnapshot } from "../helpers/leaks.js";
 
 let cd: Containerd;
 let api: ContainerdClient;
@@ -16,17 +16,10 @@ let image: string;
 let snapshot: LeakSnapshot;
 
 before(async () => {
-  cd = await startContainerd();
-  image = await importBusyboxImage(cd);
-  api = containerdClient(cd.address, cd.namespace);
-  await api.version.version({}, { timeoutMs: 5000 });
-  snapshot = takeLeakSnapshot(cd);
+  ({ cd, api, image, snapshot } = await openFileContainerd());
 });
 
-after(async () => {
-  api?.close();
-  await cd?.stop();
-});
+after(() => closeFileContainerd(api, cd));
 
 const tsshim = (): string[] => cd.runtimeFlags("tsshim");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Status } from "../../src/api/gen/containerd/v1/types/task_pb.js";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
-import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import type { Containerd } from "../helpers/containerd.js";
+import { closeFileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import type { ContainerdClient } from "../helpers/grpc.js";
+import { assertNoLeaks, type LeakSnapshot } from "../helpers/leaks.js";
 
 let cd: Containerd;
 let api: ContainerdClient;
@@ -15,18 +15,10 @@ let image: string;
 let snapshot: LeakSnapshot;
 
 before(async () => {
-  cd = await startContainerd();
-  image = await importBusyboxImage(cd);
-  api = containerdClient(cd.address, cd.namespace);
-  // connect first: the channel's socket lives for the whole file, not a leak
-  await api.version.version({}, { timeoutMs: 5000 });
-  snapshot = takeLeakSnapshot(cd);
+  ({ cd, api, image, snapshot } = await openFileContainerd());
 });
 
-after(async () => {
-  api?.close();
-  await cd?.stop();
-});
+after(() => closeFileContainerd(api, cd));
 
 const tsshim = (): string[] => cd.runtimeFlags("tsshim");
 

@@ -10,10 +10,10 @@ import { create } from "@bufbuild/protobuf";
 import { AnySchema, FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { specTypeUrls, unpackJsonAny } from "../../src/api/typeurl.js";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
-import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import type { Containerd } from "../helpers/containerd.js";
+import { closeFileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import type { ContainerdClient } from "../helpers/grpc.js";
+import { assertNoLeaks, type LeakSnapshot } from "../helpers/leaks.js";
 
 let cd: Containerd;
 let api: ContainerdClient;
@@ -21,17 +21,10 @@ let image: string;
 let snapshot: LeakSnapshot;
 
 before(async () => {
-  cd = await startContainerd();
-  image = await importBusyboxImage(cd);
-  api = containerdClient(cd.address, cd.namespace);
-  await api.version.version({}, { timeoutMs: 5000 });
-  snapshot = takeLeakSnapshot(cd);
+  ({ cd, api, image, snapshot } = await openFileContainerd());
 });
 
-after(async () => {
-  api?.close();
-  await cd?.stop();
-});
+after(() => closeFileContainerd(api, cd));
 
 const tsshim = (): string[] => cd.runtimeFlags("tsshim");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -3,15 +3,15 @@
 // of a container without its own PID namespace dies, what remains of the
 // container is killed (the kernel would do it for a PID namespace's init).
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { TaskExitSchema } from "../../src/api/gen/containerd/events/task_pb.js";
 import { unpackAnyAs } from "../../src/api/typeurl.js";
-import { type Containerd, startContainerd } from "../helpers/containerd.js";
+import type { Containerd } from "../helpers/containerd.js";
 import { EventWatcher, READY_TOPIC } from "../helpers/events.js";
-import { type ContainerdClient, containerdClient } from "../helpers/grpc.js";
-import { importBusyboxImage } from "../helpers/image.js";
-import { assertNoLeaks, type LeakSnapshot, takeLeakSnapshot } from "../helpers/leaks.js";
+import { closeFileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
+import type { ContainerdClient } from "../helpers/grpc.js";
+import { assertNoLeaks, type LeakSnapshot } from "../helpers/leaks.js";
 
 let cd: Containerd;
 let api: ContainerdClient;
@@ -19,16 +19,10 @@ let image: string;
 let snapshot: LeakSnapshot;
 
 before(async () => {
-  cd = await startContainerd();
-  api = containerdClient(cd.address, cd.namespace);
-  image = await importBusyboxImage(cd);
-  snapshot = takeLeakSnapshot(cd);
+  ({ cd, api, image, snapshot } = await openFileContainerd());
 });
 
-after(async () => {
-  api?.close();
-  if (existsSync(cd.dir)) await cd.stop();
-});
+after(() => closeFileContainerd(api, cd));
 
 /** Running: not gone and not a zombie (a killed process the reaper has not collected yet is dead). */
 function running(pid: number): boolean {
