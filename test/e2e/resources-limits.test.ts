@@ -197,7 +197,8 @@ test("pause stops a counter inside the container, resume restarts it; exec while
     "ctr1",
     "sh",
     "-c",
-    "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; usleep 20000; done",
+    // Renamed into place: a read never sees the file empty between truncate and write.
+    "i=0; while :; do i=$((i+1)); echo $i > /tmp/next; mv /tmp/next /tmp/count; usleep 20000; done",
   ]);
   const counter = join(
     cd.state,
@@ -220,7 +221,7 @@ test("pause stops a counter inside the container, resume restarts it; exec while
     assert.notEqual(exec.code, 0);
     assert.match(exec.stderr, /cannot exec in container "ctr1": it is paused: failed precondition/);
     await ctrOk(["task", "resume", "ctr1"]);
-    await sleep(400);
+    for (let i = 0; i < 100 && read() <= frozenAt; i++) await sleep(50);
     assert.ok(read() > frozenAt, "the counter advances again after resume");
   } finally {
     await remove("ctr1");
