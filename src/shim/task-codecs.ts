@@ -131,12 +131,14 @@ export function decodeStateRequest(bytes: Uint8Array): StateRequest {
  * fields in order and leave empty ones out): the keys of the published answers.
  */
 export function encodeConnectRequest(id: string): Uint8Array {
-  const out = new Out();
-  out.string(1, id);
-  return out.bytes();
+  return encodeIdAndExec(id, ""); // ConnectRequest is field 1 alone
 }
 
 export function encodeStateRequest(id: string, execId: string): Uint8Array {
+  return encodeIdAndExec(id, execId);
+}
+
+function encodeIdAndExec(id: string, execId: string): Uint8Array {
   const out = new Out();
   out.string(1, id);
   out.string(2, execId);

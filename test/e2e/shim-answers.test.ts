@@ -9,17 +9,15 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { StateResponseSchema } from "../../src/api/gen/containerd/task/v2/shim_pb.js";
 import { Status } from "../../src/api/gen/containerd/v1/types/task_pb.js";
-import { RequestSchema } from "../../src/api/gen/ttrpc/ttrpc_pb.js";
 import { packJsonAny, specTypeUrls } from "../../src/api/typeurl.js";
 import { TASK_SERVICE_NAMES } from "../../src/shim/task-answers.js";
 import { encodeConnectRequest, encodeStateRequest } from "../../src/shim/task-codecs.js";
-import { encodeFrame, MessageType } from "../../src/ttrpc/index.js";
 import { closeFileContainerd, type FileContainerd, openFileContainerd } from "../helpers/file-containerd.js";
 import { assertNoLeaks } from "../helpers/leaks.js";
-import { RawConn } from "../unit/ttrpc-echo.js";
+import { RawConn, requestFrame } from "../unit/ttrpc-echo.js";
 
 let f: FileContainerd;
 
@@ -46,19 +44,17 @@ class ShimProbe {
   }
 
   async ask(service: string, method: string, payload: Uint8Array, viaJs: boolean): Promise<string> {
-    const request = create(RequestSchema, {
+    const streamId = this.sid;
+    this.sid += 2;
+    const request = {
       service,
       method,
       payload,
       timeoutNano: 5_000_000_000n,
       metadata: [{ key: "containerd-namespace-ttrpc", value: this.namespace }],
-    });
-    // Field 9 is unknown to the envelope: the wire leaves such a frame to JS, which skips it.
-    const unknown = viaJs ? [0x48, 0x01] : [];
-    const body = Buffer.concat([toBinary(RequestSchema, request), Buffer.from(unknown)]);
-    const streamId = this.sid;
-    this.sid += 2;
-    this.conn.write(encodeFrame(streamId, MessageType.Request, 0, body));
+    };
+    // An envelope field the wire does not know: it leaves such a frame to JS, which skips it.
+    this.conn.write(requestFrame(streamId, request, 0, { unknownField: viaJs }));
     const s = await this.conn.nextStatus();
     assert.equal(s.streamId, streamId);
     return s.code === 0 ? `ok ${Buffer.from(s.payload).toString("hex")}` : `status ${s.code}: ${s.message}`;

@@ -4,7 +4,7 @@ import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
   Echo,
@@ -187,14 +187,19 @@ export class RawConn {
   }
 }
 
-/** A request frame built with the generated schema (independent of the library's own encoder). */
+/**
+ * A request frame built with the generated schema (independent of the library's own encoder);
+ * `unknownField` appends a field the envelope does not define (9, varint 1), which a server skips.
+ */
 export function requestFrame(
   streamId: number,
-  init: { service: string; method: string; payload?: Uint8Array; timeoutNano?: bigint },
+  init: MessageInitShape<typeof RequestSchema>,
   flags = 0,
+  opts: { unknownField?: boolean } = {},
 ): Buffer {
   const body = toBinary(RequestSchema, create(RequestSchema, init));
-  return encodeFrame(streamId, MessageType.Request, flags, body);
+  const unknown = opts.unknownField === true ? Buffer.from([0x48, 0x01]) : Buffer.alloc(0);
+  return encodeFrame(streamId, MessageType.Request, flags, Buffer.concat([body, unknown]));
 }
 
 export function echoPayload(init: { text?: string; delayMs?: number; failCode?: number }): Uint8Array {
