@@ -40,6 +40,7 @@ export async function runDaemon(
   // A shim must not vanish without a word: the reason goes to containerd's log first.
   process.on("uncaughtException", (err) => {
     log.fatal({ err: err.stack ?? String(err) }, "uncaught exception: the shim exits");
+    removeOwnSocket();
     process.exit(1);
   });
   process.on("unhandledRejection", (reason) => {
@@ -70,14 +71,7 @@ export async function runDaemon(
     // after Shutdown and run `delete` while the last events are still being
     // flushed, and the launcher answers that without Node only when no socket
     // is left (native/launcher/delete_verb.c). No new container comes here now.
-    const socketPath = process.env["TSSHIM_SOCKET_PATH"];
-    if (socketPath !== undefined && socketPath !== "") {
-      try {
-        unlinkSync(socketPath);
-      } catch {
-        // already gone
-      }
-    }
+    removeOwnSocket();
     // Answer the Shutdown call first, then leave.
     setImmediate(async () => {
       await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, EXIT_FLUSH_MS))]);
@@ -155,4 +149,15 @@ export async function listenTasks(
   }
   await server.listen(listen);
   return undefined;
+}
+
+/** The socket file this shim serves on (TSSHIM_SOCKET_PATH) goes with it: nobody else can answer on it. */
+function removeOwnSocket(): void {
+  const socketPath = process.env["TSSHIM_SOCKET_PATH"];
+  if (socketPath === undefined || socketPath === "") return;
+  try {
+    unlinkSync(socketPath);
+  } catch {
+    // already gone
+  }
 }

@@ -32,7 +32,14 @@ import {
   type StartReply,
   type StartRequest,
 } from "./spare-protocol.js";
-import { adjustOomScore, formatLegacyOutput, groupSocket, mayBeBootstrap, writeAtomic } from "./start.js";
+import {
+  adjustOomScore,
+  formatLegacyOutput,
+  type GroupSocket,
+  groupSocket,
+  mayBeBootstrap,
+  writeAtomic,
+} from "./start.js";
 
 const SPARE_FD = 3;
 /** How long a spare waits for its first container before leaving (TSSHIM_SPARE_IDLE_MS). */
@@ -103,6 +110,8 @@ function answer(sock: Socket, reply: StartReply): Promise<void> {
 function failure(message: string): StartReply {
   return { status: 1, adopted: false, output: Buffer.from(`containerd-shim-tsshim-v2: ${message}\n`) };
 }
+
+type StartInput = Awaited<ReturnType<typeof startInput>>;
 
 /** What the `start` verb needs from a request that is not the argv: stdin decoded. */
 async function startInput(req: StartRequest, args: ShimArgs) {
@@ -241,6 +250,9 @@ class Spare {
     const args = parseShimArgs(req.argv.slice(1));
     if (args.action !== "start")
       throw new Error(`spare: only start is handed to a spare, not ${JSON.stringify(args.action)}`);
+    // A request can wait here while containerd is killed and, restarted,
+    // removes the bundle: nothing to start then (checked again by chdir).
+    if (inode(req.cwd) === undefined) throw new Error(`start: the bundle ${req.cwd} is gone`);
     const env = daemonEnvironment(req.env);
     const input = await startInput(req, args);
     const { path, address } = groupSocket(args, req.cwd, env, input.socketDir);
@@ -250,6 +262,7 @@ class Spare {
       writeAtomic(join(req.cwd, "address"), address);
       return { status: 0, adopted: false, output: input.output(address) };
     }
+    const bound = inode(path);
     // A shared spare forks the container's shim off itself and stays; one
     // started for this request (or TSSHIM_FORK=0) becomes the shim.
     const fork = this.mode === "spare" && process.env["TSSHIM_FORK"] !== "0";
@@ -278,6 +291,27 @@ class Spare {
     // This process becomes the container's shim: no other start may use it now.
     this.adopted = true;
     this.closeListener(!fork);
+    try {
+      return await this.become(req, args, env, input, { path, address, fd }, fork);
+    } catch (err) {
+      // Half a shim exits (serve): its socket must go with it. Nobody else
+      // would remove it when the bundle is gone (containerd, killed during
+      // this start, removed it on restart), and a file we bound that is still
+      // there is ours: a newer one would have a new inode.
+      if (bound !== undefined && inode(path) === bound) removeQuietly(path);
+      throw err;
+    }
+  }
+
+  /** Turns this process into the container's shim, serving on `fd` (bound at `path`). */
+  private async become(
+    req: StartRequest,
+    args: ShimArgs,
+    env: NodeJS.ProcessEnv,
+    input: StartInput,
+    { path, address, fd }: GroupSocket & { readonly fd: number },
+    fork: boolean,
+  ): Promise<StartReply> {
     process.chdir(req.cwd);
     for (const k of Object.keys(process.env)) delete process.env[k];
     Object.assign(process.env, env, { TSSHIM_SOCKET_PATH: path });

@@ -465,7 +465,13 @@ test(`kill -9 containerd ${ITERATIONS} times at random points of lifecycles`, {
         `other leaks: ${leaks.map((l) => `${l.kind}: ${l.what}`).join("; ") || "none"}`,
     );
   }
-  await assertNoLeaks(snapshot, 10_000);
+  try {
+    await assertNoLeaks(snapshot, 10_000);
+  } catch (err) {
+    const kept = `/tmp/tsshim-fault-containerd-kill-${SEED}.log`;
+    copyFileSync(cd.logPath, kept);
+    throw new Error(`${String(err)}\nseed ${SEED}; containerd log kept in ${kept}`);
+  }
 });
 
 function check(): void {

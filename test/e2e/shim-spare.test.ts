@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { ConnectRequestSchema, Task } from "../../src/api/gen/containerd/task/v2/shim_pb.js";
+import { DEFAULT_SOCKET_DIR, socketPath } from "../../src/shim/address.js";
 import { spareSocketPath } from "../../src/shim/spare-path.js";
-import { decodeReply } from "../../src/shim/spare-protocol.js";
+import { decodeReply, encodeRequest } from "../../src/shim/spare-protocol.js";
 import { TtrpcClient } from "../../src/ttrpc/client.js";
 import { type Containerd, isShimOf, isSpareOf, startContainerd } from "../helpers/containerd.js";
 import { importBusyboxImage } from "../helpers/image.js";
@@ -290,6 +291,44 @@ test("garbage on the spare's socket gets an error answer and the spare keeps ser
     assert.equal(processCmdline(shimPid(cd, "after-garbage"))?.[4], "after-garbage");
   } finally {
     await remove("after-garbage");
+  }
+  assert.equal(await oneSpare(), spare);
+  await assertNoLeaks(snapshot);
+});
+
+test("a start whose bundle is gone or broken fails with the reason and leaves no shim socket behind", async () => {
+  // containerd killed during `start` removes the bundle when it comes back:
+  // a request still queued at the spare finds none; a shim forked for it
+  // fails half-way (a bundle that is not a directory fails the same way,
+  // after the socket is bound) and must take its socket along.
+  const spare = await oneSpare();
+  const notADir = join(cd.dir, "bundle-is-a-file");
+  writeFileSync(notADir, "");
+  const cases = [
+    { id: "bundle-gone", cwd: join(cd.dir, "no-such-bundle"), error: /the bundle \S+no-such-bundle is gone/ },
+    { id: "bundle-file", cwd: notADir, error: /ENOTDIR.*bundle-is-a-file/ },
+  ];
+  for (const { id, cwd, error } of cases) {
+    const request = encodeRequest({
+      argv: [
+        "containerd-shim-tsshim-v2",
+        "-namespace",
+        cd.namespace,
+        "-id",
+        id,
+        "-address",
+        cd.address,
+        "start",
+      ],
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+      cwd,
+      stdin: new Uint8Array(),
+      parentPid: 0,
+    });
+    const reply = decodeReply(await talkToSpare(request));
+    assert.equal(reply.status, 1, id);
+    assert.match(Buffer.from(reply.output).toString(), error);
+    assert.equal(existsSync(socketPath(DEFAULT_SOCKET_DIR, cd.address, cd.namespace, id)), false, id);
   }
   assert.equal(await oneSpare(), spare);
   await assertNoLeaks(snapshot);

@@ -263,6 +263,8 @@ export class Containerd {
   private readonly generatedNamespace: boolean;
   /** Words passed to ctr() that could be container ids (see knownShimSocketPaths). */
   private readonly idsSeen = new Set<string>();
+  /** Socket path → namespace/id, for leak reports (see knownShimSocketPaths). */
+  private readonly socketOwners = new Map<string, string>();
   /** Bytes of the log already scanned for ids (see scanLog). */
   private logScanned = 0;
   private readonly pathPrepend: string[];
@@ -806,6 +808,11 @@ export class Containerd {
     }
   }
 
+  /** The namespace/id a shim socket path from knownShimSocketPaths belongs to. */
+  shimSocketOwner(path: string): string | undefined {
+    return this.socketOwners.get(path);
+  }
+
   /**
    * Where a containerd-style shim of this containerd would put its socket
    * for every (namespace, id) we know of: ids of bundles now, every plain
@@ -820,6 +827,7 @@ export class Containerd {
     for (const ns of new Set([...this.namespacesSeen, ...this.namespacesFound])) {
       for (const id of ids) {
         const path = `/run/containerd/s/${sha256(`${this.address}/${ns}/${id}`)}`;
+        this.socketOwners.set(path, `${ns}/${id}`);
         if (existsSync(path)) out.push(path);
       }
     }

@@ -161,7 +161,8 @@ export function diffLeaks(before: LeakSnapshot): Leak[] {
     if (!before.runtimeState.has(s)) leaks.push({ kind: "runtime-state", what: s });
   }
   for (const s of cd.knownShimSocketPaths()) {
-    if (!before.sockets.has(s)) leaks.push({ kind: "socket", what: s });
+    if (!before.sockets.has(s))
+      leaks.push({ kind: "socket", what: `${s} (${cd.shimSocketOwner(s) ?? "?"})` });
   }
   for (const c of cgroupTree(cd)) {
     if (!before.cgroups.has(c)) leaks.push({ kind: "cgroup", what: c });
