@@ -6,7 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Events, ForwardRequestSchema } from "../api/gen/containerd/services/events/ttrpc/v1/events_pb.js";
 import { TtrpcClient } from "../ttrpc/client.js";
 import { addressToPath } from "./address.js";
-import type { EventSender, ShimEvent } from "./events.js";
+import { type EventSender, MaybeDelivered, type ShimEvent } from "./events.js";
 
 const FORWARD_TIMEOUT_MS = 5_000;
 
@@ -16,6 +16,15 @@ export function containerdEventSender(ttrpcAddress: string, namespace: string): 
   return async (event: ShimEvent): Promise<void> => {
     if (client === undefined || client.closed) client = new TtrpcClient(path);
     const c = client;
+    // Up before the failure: the request went out, and containerd may have
+    // taken the event before it died (a refused dial never reached it).
+    let up = false;
+    void c.connected.then(
+      () => {
+        up = true;
+      },
+      () => {},
+    );
     try {
       await c.service(Events).forward(
         create(ForwardRequestSchema, {
@@ -31,7 +40,7 @@ export function containerdEventSender(ttrpcAddress: string, namespace: string): 
     } catch (err) {
       c.close();
       if (client === c) client = undefined;
-      throw err;
+      throw up ? new MaybeDelivered(err) : err;
     }
   };
 }

@@ -1,7 +1,9 @@
 // Events to containerd (TaskCreate, TaskExit, ...). Publishing never blocks a
 // Task request: events go into a FIFO queue that one loop drains in order,
 // retrying with backoff while containerd is away (restarting), so none is lost
-// and none is reordered.
+// and none is reordered. Delivery is at least once: containerd killed after
+// taking an event and before answering gets it again from the retry (as from
+// the Go shims); such a retry is logged with maybeDelivered.
 import type { Logger } from "./logger.js";
 
 export interface ShimEvent {
@@ -11,6 +13,25 @@ export interface ShimEvent {
   readonly typeUrl: string;
   readonly payload: Uint8Array;
   readonly timestamp: Date;
+  /** Whose event it is, for the log. */
+  readonly subject?: EventSubject | undefined;
+}
+
+export interface EventSubject {
+  readonly container: string;
+  /** The exec id; absent for the container's init. */
+  readonly process?: string;
+}
+
+/**
+ * A send that failed after the request went out (the connection dropped
+ * mid-call, or no answer in time): containerd may have taken the event.
+ */
+export class MaybeDelivered extends Error {
+  override readonly name = "MaybeDelivered";
+  constructor(override readonly cause: unknown) {
+    super(String(cause));
+  }
 }
 
 /** Sends one event; rejects when containerd did not take it. */
@@ -39,7 +60,7 @@ export class EventPublisher {
     private readonly opts: PublisherOptions = {},
   ) {}
 
-  publish(topic: string, typeUrl: string, payload: Uint8Array): void {
+  publish(topic: string, typeUrl: string, payload: Uint8Array, subject?: EventSubject): void {
     if (this.closed) return;
     const max = this.opts.maxQueued ?? 10_000;
     if (this.queue.length >= max) {
@@ -48,7 +69,7 @@ export class EventPublisher {
       this.dropped++;
       this.log.error({ topic: gone?.topic }, "event queue full: dropped the oldest event");
     }
-    this.queue.push({ topic, typeUrl, payload, timestamp: new Date() });
+    this.queue.push({ topic, typeUrl, payload, timestamp: new Date(), subject });
     if (!this.running) void this.drain();
   }
 
@@ -82,7 +103,13 @@ export class EventPublisher {
       } catch (err) {
         this.retries++;
         this.log.warn(
-          { topic: event.topic, err: String(err), retryInMs: backoff },
+          {
+            topic: event.topic,
+            ...event.subject,
+            err: String(err instanceof MaybeDelivered ? err.cause : err),
+            maybeDelivered: err instanceof MaybeDelivered,
+            retryInMs: backoff,
+          },
           "publish event failed; retrying",
         );
         await new Promise<void>((resolve) => {

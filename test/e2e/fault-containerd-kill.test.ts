@@ -4,9 +4,12 @@
 // delay and starts it again, over and over. A lane whose call was cut off
 // looks at the state containerd reports and carries on from there, as a
 // user (or the CRI) would. Checked: every init and exec exit has its exact
-// status in Tasks.Get; each exit is sent to containerd exactly once (every
-// forwarded /tasks/exit counted in containerd's debug log, and no container
-// seen twice on the event stream); nothing leaks, no bundle dir stays.
+// status in Tasks.Get; each exit is sent to containerd once (every forwarded
+// /tasks/exit counted in containerd's debug log, and no container seen twice
+// on the event stream), or once more only after a send that containerd may
+// have taken before it was killed (the shim logs it with maybeDelivered:
+// delivery is at least once, as from the Go shims); nothing leaks, no bundle
+// dir stays.
 //
 // An iteration is one kill -9 + restart of containerd; the lanes start new
 // lifecycles until TSSHIM_FAULT_ITERATIONS (default 100) kills were made.
@@ -474,18 +477,51 @@ test(`kill -9 containerd ${ITERATIONS} times at random points of lifecycles`, {
   }
 });
 
+/**
+ * Exits whose send was cut off after it went out (containerd killed after
+ * taking it, before answering: the shim logs maybeDelivered and sends it
+ * again), per container or container/exec: only these may arrive twice.
+ */
+function maybeDeliveredExits(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of readFileSync(cd.logPath, "utf8").split("\n")) {
+    if (!line.startsWith("{") || !line.includes('"maybeDelivered":true')) continue;
+    const r = JSON.parse(line) as {
+      namespace?: string;
+      topic?: string;
+      container?: string;
+      process?: string;
+    };
+    if (r.namespace !== cd.namespace || r.topic !== "/tasks/exit" || r.container === undefined) continue;
+    const key = r.process === undefined ? r.container : `${r.container}/${r.process}`;
+    out.set(key, (out.get(key) ?? 0) + 1);
+  }
+  return out;
+}
+
 function check(): void {
   assert.ok(kills >= ITERATIONS, `only ${kills} kills`);
   assert.ok(lifecycles >= 10, `only ${lifecycles} lifecycles`);
   // Exact status for every init and exec, as Tasks.Get reported it.
   assert.deepEqual(seenStatus, expected, `seed ${SEED}`);
+  const resent = maybeDeliveredExits();
+  let twice = 0;
   for (const [key, statuses] of exitEvents) {
-    assert.equal(
-      statuses.length,
-      1,
-      `${key}: TaskExit events with statuses ${statuses.join(", ")} (seed ${SEED})`,
+    const allowed = 1 + (resent.get(key) ?? 0);
+    assert.ok(
+      statuses.length <= allowed,
+      `${key}: ${statuses.length} TaskExit events (statuses ${statuses.join(", ")}), ${allowed - 1} sends containerd may have taken (seed ${SEED})`,
     );
-    assert.equal(statuses[0], expected.get(key), `${key}: TaskExit status (seed ${SEED})`);
+    if (statuses.length > 1) twice++;
+    for (const s of statuses) assert.equal(s, expected.get(key), `${key}: TaskExit status (seed ${SEED})`);
   }
-  assert.equal(exitEventsInLog("forwarded"), expected.size, `TaskExit events from shims (seed ${SEED})`);
+  const maybe = [...resent.values()].reduce((a, b) => a + b, 0);
+  const forwarded = exitEventsInLog("forwarded");
+  assert.ok(
+    forwarded >= expected.size && forwarded <= expected.size + maybe,
+    `TaskExit events from shims: ${forwarded} for ${expected.size} exits, ${maybe} sends containerd may have taken (seed ${SEED})`,
+  );
+  console.log(
+    `fault-containerd-kill: ${maybe} exit sends cut off after they went out; ${twice} exits seen twice, ${forwarded - expected.size} forwarded twice`,
+  );
 }
