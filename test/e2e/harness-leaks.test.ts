@@ -114,6 +114,8 @@ test("kill -9 of a runc shim: containerd reaps the container; its stale socket i
     leaks.map((l) => `${l.kind}: ${l.what}`),
     [`socket: ${socket}`],
   );
+  // The report names whose socket it is.
+  assert.match(new LeakError(leaks).message, new RegExp(`socket: ${socket} \\(${cd.namespace}/victim\\)`));
   snapshot.sockets.add(socket); // known now; stop() at the end must remove it
   staleSocket = socket;
 });

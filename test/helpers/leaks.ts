@@ -56,12 +56,16 @@ export type LeakKind =
 export interface Leak {
   kind: LeakKind;
   what: string;
+  /** Whose it is, when known (a shim socket's namespace/id), for the report only. */
+  of?: string;
 }
 
 export class LeakError extends Error {
   readonly leaks: Leak[];
   constructor(leaks: Leak[]) {
-    super(`${leaks.length} leak(s):\n${leaks.map((l) => `  ${l.kind}: ${l.what}`).join("\n")}`);
+    super(
+      `${leaks.length} leak(s):\n${leaks.map((l) => `  ${l.kind}: ${l.what}${l.of === undefined ? "" : ` (${l.of})`}`).join("\n")}`,
+    );
     this.name = "LeakError";
     this.leaks = leaks;
   }
@@ -161,8 +165,9 @@ export function diffLeaks(before: LeakSnapshot): Leak[] {
     if (!before.runtimeState.has(s)) leaks.push({ kind: "runtime-state", what: s });
   }
   for (const s of cd.knownShimSocketPaths()) {
-    if (!before.sockets.has(s))
-      leaks.push({ kind: "socket", what: `${s} (${cd.shimSocketOwner(s) ?? "?"})` });
+    if (before.sockets.has(s)) continue;
+    const of = cd.shimSocketOwner(s);
+    leaks.push(of === undefined ? { kind: "socket", what: s } : { kind: "socket", what: s, of });
   }
   for (const c of cgroupTree(cd)) {
     if (!before.cgroups.has(c)) leaks.push({ kind: "cgroup", what: c });
