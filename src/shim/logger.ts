@@ -2,6 +2,10 @@
 // in the bundle (containerd copies it into its own log). A log reader that is
 // slow or gone (containerd restarting) must never block or crash the shim, so
 // writes are non-blocking and a line that does not fit is dropped and counted.
+// The FIFO is opened read-write: while containerd is down the lines wait in
+// the pipe (up to its 64 KiB) and the restarted containerd reads them — what
+// the shim saw meanwhile (exits, failed publishes) is not lost; a write-only
+// end would get EPIPE for every one of them.
 import { constants, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
@@ -26,10 +30,10 @@ export class DroppingDestination {
   }
 }
 
-/** Opens the bundle's log FIFO for writing without blocking; -1 when no reader is there. */
+/** Opens the bundle's log FIFO without blocking (read-write: see above); -1 when there is none. */
 export function openLogFifo(bundle: string): number {
   try {
-    return openSync(join(bundle, "log"), constants.O_WRONLY | constants.O_NONBLOCK);
+    return openSync(join(bundle, "log"), constants.O_RDWR | constants.O_NONBLOCK);
   } catch {
     return -1;
   }

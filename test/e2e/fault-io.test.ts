@@ -85,11 +85,23 @@ test("the shim's log FIFO reader gone (containerd killed): the shim keeps runnin
   assert.equal(await taskStatus("lf"), "RUNNING");
   assert.equal(await taskStatus("lf-exit"), "STOPPED");
   await execWorks("lf");
-  // The restarted containerd reads the shim's log again.
+  // The restarted containerd reads the shim's log again, including what the
+  // shim wrote while nobody read it (kept in the FIFO): the exit, and the
+  // first failed publish of it.
   const logged = readFileSync(cd.logPath, "utf8")
     .split("\n")
-    .filter((l) => l.includes(`"shimPid":${shims[1]}`));
-  assert.ok(logged.length > 0, "no shim log line reached containerd's log");
+    .filter((l) => l.startsWith("{") && l.includes(`"shimPid":${shims[1]}`))
+    .map((l) => JSON.parse(l) as { msg?: string; status?: number; topic?: string; retryInMs?: number });
+  assert.ok(
+    logged.some((l) => l.msg === "process exited" && l.status === 6),
+    "the exit logged while containerd was down is in its log",
+  );
+  assert.ok(
+    logged.some(
+      (l) => l.msg === "publish event failed; retrying" && l.topic === "/tasks/exit" && l.retryInMs === 50,
+    ),
+    "the first failed publish of the exit is in containerd's log",
+  );
   await remove("lf");
   await remove("lf-exit");
 });
