@@ -16,15 +16,6 @@ export function containerdEventSender(ttrpcAddress: string, namespace: string): 
   return async (event: ShimEvent): Promise<void> => {
     if (client === undefined || client.closed) client = new TtrpcClient(path);
     const c = client;
-    // Up before the failure: the request went out, and containerd may have
-    // taken the event before it died (a refused dial never reached it).
-    let up = false;
-    void c.connected.then(
-      () => {
-        up = true;
-      },
-      () => {},
-    );
     try {
       await c.service(Events).forward(
         create(ForwardRequestSchema, {
@@ -40,7 +31,9 @@ export function containerdEventSender(ttrpcAddress: string, namespace: string): 
     } catch (err) {
       c.close();
       if (client === c) client = undefined;
-      throw up ? new MaybeDelivered(err) : err;
+      // Connected before the failure: the request went out, and containerd may
+      // have taken the event before it died (a refused dial never reached it).
+      throw c.everConnected ? new MaybeDelivered(err) : err;
     }
   };
 }

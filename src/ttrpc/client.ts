@@ -91,6 +91,8 @@ export class TtrpcClient implements FrameSink {
   private readonly streams = new Map<number, StreamSink>();
   private nextId = 1;
   private closeReason: TtrpcError | null = null;
+  /** The connection was up at some point: a request written since may have reached the peer. */
+  private wasUp = false;
   private socketError: Error | null = null;
   private readonly options: ClientOptions;
   /** Resolves when connected; rejects with Unavailable if the connection could not be made. */
@@ -104,8 +106,12 @@ export class TtrpcClient implements FrameSink {
     this.writer = new FrameWriter(this.socket);
     this.decoder = new FrameDecoder(this);
     this.gate = new ReadGate(this.socket);
+    this.wasUp = typeof target !== "string" && !this.socket.connecting;
+    this.socket.once("connect", () => {
+      this.wasUp = true;
+    });
     this.connected = new Promise<void>((resolve, reject) => {
-      if (typeof target !== "string" && !this.socket.connecting) resolve();
+      if (this.wasUp) resolve();
       this.socket.once("connect", resolve);
       this.socket.once("close", () => reject(this.closeReason ?? this.lostError()));
     });
@@ -132,6 +138,11 @@ export class TtrpcClient implements FrameSink {
     const client = new TtrpcClient(path, options);
     await client.connected;
     return client;
+  }
+
+  /** Whether the connection was ever up (false: a failed call never left this process). */
+  get everConnected(): boolean {
+    return this.wasUp;
   }
 
   get closed(): boolean {

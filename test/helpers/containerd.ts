@@ -35,10 +35,10 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createConnection } from "node:net";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { canConnect } from "../../src/shim/address.js";
 import { spareSocketPath } from "../../src/shim/spare-path.js";
 import { prepareHostCgroups } from "./host-cgroups.js";
 import {
@@ -387,15 +387,7 @@ export class Containerd {
     const deadline = Date.now() + this.readyTimeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`containerd exited during start-up\n${this.logTail()}`);
-      const up = await new Promise<boolean>((resolve) => {
-        const s = createConnection(this.address);
-        s.once("connect", () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once("error", () => resolve(false));
-      });
-      if (up) return;
+      if (await canConnect(this.address)) return;
       await sleep(1);
     }
     throw new Error(`containerd did not listen within ${this.readyTimeoutMs} ms\n${this.logTail()}`);
@@ -827,8 +819,9 @@ export class Containerd {
     for (const ns of new Set([...this.namespacesSeen, ...this.namespacesFound])) {
       for (const id of ids) {
         const path = `/run/containerd/s/${sha256(`${this.address}/${ns}/${id}`)}`;
+        if (!existsSync(path)) continue;
         this.socketOwners.set(path, `${ns}/${id}`);
-        if (existsSync(path)) out.push(path);
+        out.push(path);
       }
     }
     return out;
